@@ -1,0 +1,41 @@
+"""Measure how OpenCV's Haar box relates to the FER-2013 frame: paste test faces into scenes, detect, compare.
+
+Usage: python benchmarks/crop_margin.py [--data ../shared/fer2013] [--n 300]
+"""
+from __future__ import annotations
+
+import argparse
+
+import cv2
+import numpy as np
+
+from ferx.data import load_train_test
+from ferx.faces import HaarDetector
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default="../shared/fer2013")
+    p.add_argument("--n", type=int, default=300)
+    p.add_argument("--size", type=int, default=144, help="pasted face size in pixels")
+    args = p.parse_args()
+    test = load_train_test(args.data)["test"]
+    detect = HaarDetector()
+    rng = np.random.default_rng(0)
+    rel = []
+    for i in rng.choice(len(test), args.n, replace=False):
+        scene = np.full((480, 640), 128, np.uint8)
+        scene[100 : 100 + args.size, 200 : 200 + args.size] = cv2.resize(test.images[i], (args.size, args.size), interpolation=cv2.INTER_CUBIC)
+        boxes = detect(scene)
+        if len(boxes) == 1:
+            x, y, w, h = boxes[0]
+            rel.append(((x - 200) / args.size, (y - 100) / args.size, w / args.size))
+    rel = np.array(rel)
+    x, y, w = np.median(rel, 0)
+    print(f"detected exactly one face in {len(rel)} of {args.n} scenes")
+    print(f"median Haar box relative to the FER frame: x {x:+.3f}  y {y:+.3f}  side {w:.3f}")
+    print(f"margin per side that restores the FER frame: {(1 / w - 1) / 2:.3f}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,72 @@
+"""Inference speed: face crops per second in batches, and one 640x480 photo end to end (decode, detect, classify).
+
+Usage: python benchmarks/inference.py [--data ../shared/fer2013] [--repeats 50]
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from pathlib import Path
+
+import cv2
+import numpy as np
+import torch
+
+from ferx.data import load_train_test
+from ferx.images import load_rgb
+from ferx.recognizer import EmotionRecognizer
+
+
+def median_ms(fn, repeats: int) -> float:
+    fn()
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        fn()
+        times.append((time.perf_counter() - t0) * 1000)
+    return statistics.median(times)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--data", default="../shared/fer2013")
+    p.add_argument("--repeats", type=int, default=50)
+    p.add_argument("--workdir", default="/tmp/ferx-bench")
+    p.add_argument("--backend", default="onnx", help="backend for the end-to-end photo timing")
+    args = p.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    crops = load_train_test(args.data)["test"].images
+    for backend in ("torch", "onnx"):
+        for tta in (True, False):
+            rec = EmotionRecognizer(tta=tta, backend=backend)
+            for bs in (64, 256, 1024):
+                rec.batch_size = bs
+                rec.classify(crops[:bs])
+                t0 = time.perf_counter()
+                rec.classify(crops)
+                rate = len(crops) / (time.perf_counter() - t0)
+                print(f"classify {len(crops)} crops, {backend:5s}, batch {bs:4d}, tta={tta!s:5}: {rate:7.0f} faces/s")
+
+    # One 640x480 JPEG with one face: a FER-2013 test face pasted at 160 px into a plain scene.
+    work = Path(args.workdir)
+    work.mkdir(parents=True, exist_ok=True)
+    scene = np.full((480, 640, 3), 110, np.uint8)
+    scene[100:260, 240:400] = cv2.resize(crops[0], (160, 160), interpolation=cv2.INTER_CUBIC)[..., None]
+    photo = work / "one_face.jpg"
+    cv2.imwrite(str(photo), scene)
+    rec = EmotionRecognizer(backend=args.backend)
+    rgb = load_rgb(photo)
+    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+    boxes = rec.detector(gray)
+    assert len(boxes) == 1, f"expected one face, found {len(boxes)}"
+    decode = median_ms(lambda: load_rgb(photo), args.repeats)
+    detect = median_ms(lambda: rec.detector(gray), args.repeats)
+    classify = median_ms(lambda: rec.predict(gray, boxes=boxes), args.repeats)
+    total = median_ms(lambda: rec.predict_many([load_rgb(photo)]), args.repeats)
+    print(f"640x480 photo, one face, {args.backend} backend, median of {args.repeats}: end to end {total:.1f} ms "
+          f"(decode {decode:.1f} ms, detect {detect:.1f} ms, crop+classify {classify:.1f} ms)")
+
+
+if __name__ == "__main__":
+    main()

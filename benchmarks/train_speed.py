@@ -1,0 +1,50 @@
+"""Training throughput on this machine: images/second and seconds per FER-2013 epoch.
+
+Usage: python benchmarks/train_speed.py [--model emo] [--batch-size 128] [--steps 20]
+"""
+from __future__ import annotations
+
+import argparse
+import time
+
+import torch
+import torch.nn.functional as F
+
+from ferx.augment import AugmentConfig, augment_batch
+from ferx.train import build_model
+
+TRAIN_IMAGES = 25_838  # FER-2013 train minus the 10% validation split
+
+
+def measure(model_name: str, batch_size: int, steps: int, bf16: bool) -> float:
+    model = build_model(model_name).train()
+    opt = torch.optim.AdamW(model.parameters(), 1e-3)
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randint(0, 256, (batch_size, 1, 48, 48), dtype=torch.uint8)
+    y = torch.randint(0, 7, (batch_size,))
+    for i in range(steps + 3):
+        if i == 3:
+            t0 = time.perf_counter()
+        xb = augment_batch(x.float().div(255), AugmentConfig(), gen)
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+            loss = F.cross_entropy(model(xb).float(), y)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    return steps * batch_size / (time.perf_counter() - t0)
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("--model", default="emo")
+    p.add_argument("--batch-size", type=int, default=128)
+    p.add_argument("--steps", type=int, default=20)
+    args = p.parse_args()
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, batch {args.batch_size}")
+    for bf16 in (False, True):
+        ips = measure(args.model, args.batch_size, args.steps, bf16)
+        print(f"{'bf16 autocast' if bf16 else 'float32      '}  {ips:7.0f} train images/s  {TRAIN_IMAGES / ips:6.1f} s/epoch")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,35 @@
+"""Print the experiments table (config -> best val acc -> test acc -> minutes) from run folders.
+
+Usage: python scripts/experiments_table.py results docs/experiments/*   > table.md
+Each folder holds the config.json, history.csv and metrics.json that `ferx train` wrote.
+"""
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from ferx.evaluate import read_history
+
+
+def row(run: Path) -> str:
+    cfg = json.loads((run / "config.json").read_text())
+    metrics = json.loads((run / "metrics.json").read_text())
+    history = read_history(run / "history.csv")
+    best = max(history, key=lambda r: r["val_acc"])
+    s = metrics.get("summary", {})
+    minutes = s.get("train_wall_seconds", sum(r["seconds"] for r in history)) / 60
+    limit = f", limit {cfg['limit']}" if cfg.get("limit") else ""
+    config = (f"{cfg['model']} ({metrics['params'] / 1e3:.0f}K params), {cfg['epochs']} epochs{limit}, "
+              f"bs {cfg['batch_size']}, lr {cfg['lr']:g}, wd {cfg['weight_decay']:g}, ls {cfg['label_smoothing']:g}, "
+              f"EMA {cfg['ema_decay']:g}")
+    t, n = metrics["tta"], metrics["no_tta"]
+    return (f"| `{run}` | {config} | {best['val_acc']:.4f} (epoch {int(best['epoch'])}) | {n['accuracy']:.4f} | "
+            f"{t['accuracy']:.4f} | {t['macro_f1']:.4f} | {t['micro_auc']:.4f} | {minutes:.1f} |")
+
+
+if __name__ == "__main__":
+    print("| run | configuration | best val acc | test acc | test acc, flip TTA | macro F1, TTA | micro AUC, TTA | minutes |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for arg in sys.argv[1:]:
+        print(row(Path(arg)))

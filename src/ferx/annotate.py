@@ -1,0 +1,46 @@
+"""Draw faces on an image: box, label and a small bar per class (OpenCV)."""
+from __future__ import annotations
+
+from typing import Sequence
+
+import cv2
+import numpy as np
+
+from .model import CLASSES
+
+# One BGR colour per class, in CLASSES order.
+COLORS = [(60, 60, 230), (60, 160, 60), (160, 60, 160), (40, 200, 250), (190, 190, 190), (200, 120, 40), (230, 200, 40)]
+
+
+def draw_faces(bgr: np.ndarray, faces: Sequence) -> np.ndarray:
+    """A copy of a BGR image with each face's box, top emotion and probability bars drawn."""
+    out = bgr.copy()
+    scale = max(out.shape[:2]) / 640
+    thick = max(1, int(round(2 * scale)))
+    font = 0.5 * max(scale, 0.6)
+    for face in faces:
+        x, y, w, h = face.box
+        color = COLORS[CLASSES.index(face.emotion)]
+        cv2.rectangle(out, (x, y), (x + w, y + h), color, thick)
+        label = f"{face.emotion} {face.scores[face.emotion]:.2f}"
+        (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
+        ty = y - 4 if y - th - 8 > 0 else y + h + th + 4
+        cv2.rectangle(out, (x, ty - th - 4), (x + tw + 4, ty + 2), color, -1)
+        cv2.putText(out, label, (x + 2, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thick, cv2.LINE_AA)
+        bar_h = max(3, h // 14)
+        bx = x + w + 4 if x + w + 4 + w // 2 < out.shape[1] else max(0, x - w // 2 - 4)
+        for i, name in enumerate(CLASSES):
+            by = y + i * (bar_h + 2)
+            cv2.rectangle(out, (bx, by), (bx + int(face.scores[name] * w / 2), by + bar_h), COLORS[i], -1)
+    return out
+
+
+def write_image(path, bgr: np.ndarray) -> None:
+    """Write an image atomically (temporary name, then rename)."""
+    from .files import atomic_path
+
+    with atomic_path(path) as tmp:
+        ok, buf = cv2.imencode(tmp.suffix or ".png", bgr)
+        if not ok:
+            raise ValueError(f"{path}: OpenCV cannot encode this image format")
+        tmp.write_bytes(buf.tobytes())

@@ -1,0 +1,70 @@
+"""Evaluate weights on the test split and write the results folder (figures, report, metrics, README)."""
+from __future__ import annotations
+
+import csv
+import json
+import logging
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch.utils.flop_counter import FlopCounterMode
+
+from .data import load_train_test, stratified_limit
+from .files import write_text
+from .metrics import compute_metrics, report_text
+from .plots import plot_confusion, plot_curve, plot_roc
+from .report import results_readme
+from .train import predict_logits
+from .weights import load_weights
+
+log = logging.getLogger(__name__)
+
+
+def model_cost(model: torch.nn.Module) -> dict:
+    """Parameter count and MFLOPs (multiply-adds x 2) for one 48x48 image."""
+    with FlopCounterMode(display=False) as counter:
+        with torch.no_grad():
+            model(torch.zeros(1, 1, 48, 48))
+    return {"params": sum(p.numel() for p in model.parameters()), "mflops": counter.get_total_flops() / 1e6}
+
+
+def read_history(path: Path) -> list[dict] | None:
+    if not path.exists():
+        return None
+    with open(path, newline="") as f:
+        return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
+
+
+def evaluate_run(
+    weights: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
+    limit: int | None = None, seed: int = 0, tta: bool = True, command: str = "",
+) -> dict:
+    """Evaluate `weights` on the test split of `data` and write every results artefact into `out`."""
+    out = Path(out)
+    model = load_weights(weights)
+    test = stratified_limit(load_train_test(data)["test"], limit, seed)
+    metrics: dict = {"default": "tta" if tta else "no_tta", "weights": str(weights), **model_cost(model)}
+    plain, mirror = predict_logits(model, test.images, flip=True)
+    probs = {"no_tta": torch.softmax(plain, 1).numpy(), "tta": torch.softmax((plain + mirror) / 2, 1).numpy()}
+    for key, p in probs.items():
+        metrics[key] = compute_metrics(test.labels, p)
+    default = probs[metrics["default"]]
+    summary_path = out / "summary.json"
+    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
+    history = read_history(out / "history.csv")
+    if history:
+        summary.setdefault("best_epoch", max(history, key=lambda r: r["val_acc"])["epoch"])
+        plot_curve(history, "acc", "accuracy", "Accuracy per epoch", out / "acc_performance.png", summary["best_epoch"])
+        plot_curve(history, "loss", "cross-entropy loss", "Loss per epoch", out / "loss_vs_eopoch.png", summary["best_epoch"])
+    summary["command"] = summary.get("command") or command
+    metrics["summary"] = summary
+    cm = np.array(metrics[metrics["default"]]["confusion_matrix"])
+    plot_confusion(cm, out / "confusion_matrix.png", normalize=False)
+    plot_confusion(cm, out / "confusion_matrix_norm.png", normalize=True)
+    plot_roc(test.labels, default, out / "roc_curves.png")
+    write_text(out / "classification_report.txt", report_text(test.labels, default))
+    write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    write_text(out / "README.md", results_readme(metrics, history, summary))
+    return metrics

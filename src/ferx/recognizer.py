@@ -1,0 +1,117 @@
+"""The public API: EmotionRecognizer.predict(image) -> one Face per face found, and detect_emotions()."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import numpy as np
+import torch
+
+from .faces import Box, Detector, HaarDetector, crop_faces
+from .images import ImageInput, to_gray
+from .model import CLASSES, to_input
+from .errors import FerxError
+from .weights import load_pretrained, load_weights, pretrained_path
+
+
+@dataclass
+class Face:
+    """One face: its box (x, y, w, h) in the input image, top emotion and the seven probabilities."""
+
+    box: Box
+    emotion: str
+    scores: dict[str, float] = field(repr=False)
+
+    def to_dict(self) -> dict:
+        return {"box": list(self.box), "emotion": self.emotion, "scores": self.scores}
+
+
+class EmotionRecognizer:
+    """Detect faces and classify their expressions; packaged weights and CPU unless told otherwise.
+
+    `detector`: "haar" (default), None (the whole image is one face), or a callable gray -> boxes.
+    `tta`: average each face with its mirror image, as `ferx evaluate` does by default.
+    `backend`: "torch", "onnx" (onnxruntime, CPU; `weights` then names an .onnx file), or "auto":
+    onnx for the packaged weights or an .onnx file on the CPU (6x faster here, benchmarks/inference.py), else torch.
+    """
+
+    def __init__(
+        self,
+        weights: str | os.PathLike | None = None,
+        device: str | torch.device = "cpu",
+        detector: str | Detector | None = "haar",
+        tta: bool = True,
+        batch_size: int = 1024,
+        backend: str = "auto",
+    ):
+        self.device = torch.device(device)
+        if backend == "auto":
+            on_cpu = self.device.type == "cpu"
+            backend = "onnx" if on_cpu and (weights is None or str(weights).endswith(".onnx")) else "torch"
+        self.backend = backend
+        if backend == "onnx":
+            from .export import OnnxModel
+
+            self.device = torch.device("cpu")
+            self.model = OnnxModel(weights or pretrained_path().with_suffix(".onnx"))
+        elif backend == "torch":
+            self.model = load_pretrained(self.device) if weights is None else load_weights(weights, self.device)
+        else:
+            raise FerxError(f"unknown backend {backend!r}; choose auto, torch or onnx")
+        self.detector = HaarDetector() if detector == "haar" else detector
+        self.tta, self.batch_size = tta, batch_size
+
+    @torch.no_grad()
+    def classify(self, crops: np.ndarray) -> np.ndarray:
+        """Probabilities (N, 7) for uint8 face crops (N, 48, 48)."""
+        out = []
+        for i in range(0, len(crops), self.batch_size):
+            x = to_input(crops[i : i + self.batch_size]).to(self.device)
+            logits = self.model(x)
+            if self.tta:
+                logits = (logits + self.model(x.flip(3))) / 2
+            out.append(torch.softmax(logits, 1).cpu())
+        return torch.cat(out).numpy() if out else np.zeros((0, len(CLASSES)), np.float32)
+
+    def find_faces(self, gray: np.ndarray, boxes: Sequence[Box] | None = None) -> list[Box]:
+        if boxes is not None:
+            return [tuple(int(v) for v in b) for b in boxes]
+        if self.detector is None:
+            return [(0, 0, gray.shape[1], gray.shape[0])]
+        return list(self.detector(gray))
+
+    def predict_many(self, images: Sequence[ImageInput], bgr: bool = False) -> list[list[Face]]:
+        """Faces of several images, all crops classified in one batched pass."""
+        grays = [to_gray(im, bgr) for im in images]
+        boxes = [self.find_faces(g) for g in grays]
+        crops = [crop_faces(g, b) if b else np.zeros((0, 48, 48), np.uint8) for g, b in zip(grays, boxes)]
+        probs = self.classify(np.concatenate(crops)) if crops else np.zeros((0, len(CLASSES)))
+        out, k = [], 0
+        for b in boxes:
+            out.append([_face(box, p) for box, p in zip(b, probs[k : k + len(b)])])
+            k += len(b)
+        return out
+
+    def predict(self, image: ImageInput, boxes: Sequence[Box] | None = None, bgr: bool = False) -> list[Face]:
+        """Faces in one image (path, PIL image or array; `bgr` for OpenCV arrays); [] when there is none."""
+        if boxes is None:
+            return self.predict_many([image], bgr)[0]
+        gray = to_gray(image, bgr)
+        boxes = self.find_faces(gray, boxes)
+        return [_face(b, p) for b, p in zip(boxes, self.classify(crop_faces(gray, boxes)))] if boxes else []
+
+
+def _face(box: Box, probs: np.ndarray) -> Face:
+    return Face(box=box, emotion=CLASSES[int(probs.argmax())], scores={c: float(p) for c, p in zip(CLASSES, probs)})
+
+
+_default: EmotionRecognizer | None = None
+
+
+def detect_emotions(image: ImageInput, bgr: bool = False) -> list[Face]:
+    """Faces and their expressions in one image, with a shared default EmotionRecognizer."""
+    global _default
+    if _default is None:
+        _default = EmotionRecognizer()
+    return _default.predict(image, bgr=bgr)

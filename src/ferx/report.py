@@ -1,0 +1,116 @@
+"""Write the results README from metrics.json and history: every number in it comes from those."""
+from __future__ import annotations
+
+import numpy as np
+
+from .model import CLASSES
+
+ARTEFACTS = [
+    ("best_model.pt", "weights (plain `state_dict`) of the epoch with the best validation accuracy"),
+    ("acc_performance.png", "train and validation accuracy per epoch"),
+    ("loss_vs_eopoch.png", "train and validation loss per epoch"),
+    ("confusion_matrix.png", "confusion matrix on the test split, counts"),
+    ("confusion_matrix_norm.png", "confusion matrix, each row divided by its class's test images"),
+    ("roc_curves.png", "one-vs-rest ROC curves per class, micro and macro averages"),
+    ("classification_report.txt", "scikit-learn's per-class precision, recall, F1 and support"),
+    ("metrics.json", "every number of this page, machine-readable"),
+    ("history.csv", "one row per epoch: learning rate, train/validation loss and accuracy, seconds"),
+    ("config.json", "the resolved training configuration"),
+]
+
+
+def _curves_text(history: list[dict], best_epoch: int) -> list[str]:
+    val = np.array([r["val_acc"] for r in history])
+    best = val.max()
+    # "Saturates": the first epoch within one point of the best validation accuracy.
+    sat = history[int(np.argmax(val >= best - 0.01))]["epoch"]
+    row = next(r for r in history if r["epoch"] == best_epoch)
+    last = history[-1]
+    return [
+        f"- Validation accuracy rises from {val[0]:.3f} after epoch 1 to its best, {best:.4f}, at epoch {best_epoch} "
+        f"of {len(history)}; it is within one point of that best from epoch {sat} on.",
+        f"- At the best epoch the train accuracy (on augmented batches, live weights) is {row['train_acc']:.4f}, "
+        f"validation {row['val_acc']:.4f}: a gap of {row['train_acc'] - row['val_acc']:+.4f}. "
+        f"Validation loss there is {row['val_loss']:.4f}; at the last epoch it is {last['val_loss']:.4f}.",
+        "- Validation curves are those of the weights that are checkpointed: with the default EMA, a moving "
+        "average of the trained weights, which trails the live weights while the learning rate is high.",
+    ]
+
+
+def _confusion_text(cm: np.ndarray) -> list[str]:
+    norm = cm / cm.sum(1, keepdims=True).clip(min=1)
+    recall = np.diag(norm)
+    order = np.argsort(-recall)
+    off = norm.copy()
+    np.fill_diagonal(off, -1)
+    pairs = sorted(((off[i, j], i, j) for i in range(len(CLASSES)) for j in range(len(CLASSES)) if i != j), reverse=True)[:3]
+    best = ", ".join(f"{CLASSES[i]} ({recall[i]:.2f})" for i in order[:3])
+    worst = ", ".join(f"{CLASSES[i]} ({recall[i]:.2f})" for i in order[::-1][:2])
+    confused = "; ".join(f"{CLASSES[i]} taken for {CLASSES[j]} {v:.2f} ({cm[i, j]} images)" for v, i, j in pairs)
+    return [
+        f"- Best recognised (recall, the diagonal of the normalised matrix): {best}.",
+        f"- Weakest: {worst}.",
+        f"- Most confused pairs (share of the true class's test images): {confused}.",
+    ]
+
+
+def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> str:
+    """The results-folder README as Markdown."""
+    m = metrics[metrics["default"]]
+    cm = np.array(m["confusion_matrix"])
+    aucs = m["class_auc"]
+    lo, hi = min(aucs, key=aucs.get), max(aucs, key=aucs.get)
+    best_epoch = summary.get("best_epoch", "?")
+    lines = [
+        "# Mini-Xception-Emo on FER-2013: results",
+        "",
+        f"Test split: {m['n_images']:,} images. Checkpoint: the epoch with the best validation accuracy "
+        f"(epoch {best_epoch}); the test split was not used for any choice.",
+        f"Prediction path: {'mean of the image and its mirror (flip test-time augmentation)' if metrics['default'] == 'tta' else 'single forward pass'}, the default of `ferx evaluate` and `ferx predict`.",
+        "",
+        "| | accuracy | macro F1 | micro AUC | macro AUC |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for key, name in (("tta", "with flip TTA"), ("no_tta", "single pass")):
+        r = metrics[key]
+        mark = " (default)" if key == metrics["default"] else ""
+        lines.append(f"| {name}{mark} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['micro_auc']:.4f} | {r['macro_auc']:.4f} |")
+    lines += ["", "Made with:", "", "```", summary["command"], "```", ""]
+    if "train_wall_seconds" in summary:
+        lines.append(f"Training took {summary['train_wall_seconds'] / 60:.1f} minutes of wall time on "
+                     f"{summary.get('machine', 'this machine')} (data loading included, test evaluation not).")
+        if history:
+            secs = sorted(r["seconds"] for r in history)
+            lines.append(f"Epochs took {np.median(secs):.0f} s (median), {secs[0]:.0f} s to {secs[-1]:.0f} s.")
+        if summary.get("note"):
+            lines.append(summary["note"])
+        lines.append("")
+    lines += ["## Artefacts", "", "| file | what it holds |", "|---|---|"]
+    lines += [f"| `{name}` | {what} |" for name, what in ARTEFACTS]
+    lines += [
+    ]
+    if history:
+        lines += ["", "## Training curves", "", "![accuracy](acc_performance.png)", "", "![loss](loss_vs_eopoch.png)", "",
+                  *_curves_text(history, best_epoch)]
+    lines += [
+        "", "## Confusion matrices", "", "![confusion matrix](confusion_matrix.png)", "",
+        "![normalised confusion matrix](confusion_matrix_norm.png)", "", *_confusion_text(cm),
+        "", "## ROC curves", "", "![ROC curves](roc_curves.png)", "",
+        f"- One-vs-rest AUC ranges from {aucs[lo]:.3f} ({lo}) to {aucs[hi]:.3f} ({hi}); "
+        f"micro average {m['micro_auc']:.3f}, macro average {m['macro_auc']:.3f}.",
+        "", "## Classification report", "",
+        "| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|",
+    ]
+    for c in CLASSES:
+        r = m["per_class"][c]
+        lines.append(f"| {c} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1-score']:.4f} | {int(r['support'])} |")
+    lines += [
+        "",
+        f"Overall accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}, weighted F1 {m['weighted_f1']:.4f}.",
+        "", "## Loading the weights", "", "```python", "import torch", "from ferx import MiniXception", "",
+        "model = MiniXception(num_classes=7)",
+        'model.load_state_dict(torch.load("results/best_model.pt", map_location="cpu"))',
+        "model.eval()  # input: (N, 1, 48, 48) float pixels in [0, 1]; output: logits over",
+        f"# {', '.join(CLASSES)}", "```", "",
+    ]
+    return "\n".join(lines)

@@ -1,0 +1,180 @@
+"""Train Mini-Xception on FER-2013: one plain loop, best-validation checkpoint, resumable state."""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import time
+from dataclasses import asdict, dataclass, field, fields
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+from tqdm import tqdm
+
+from .augment import AugmentConfig, augment_batch
+from .data import Split, load_dataset
+from .errors import FerxError
+from .files import save_torch, write_text
+from .model import MODEL_CONFIGS, MiniXception, to_input
+
+log = logging.getLogger(__name__)
+
+HISTORY_FIELDS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+
+
+@dataclass
+class TrainConfig:
+    data: str = "../shared/fer2013"
+    out: str = "results"
+    model: str = "emo"  # a key of MODEL_CONFIGS
+    epochs: int = 60
+    batch_size: int = 128
+    lr: float = 3e-3  # peak of the one-cycle schedule
+    weight_decay: float = 0.05
+    label_smoothing: float = 0.1
+    ema_decay: float = 0.999  # 0 disables the weight average; validation and checkpoints use the average
+    patience: int = 15  # epochs without a better validation accuracy before stopping
+    val_fraction: float = 0.1
+    seed: int = 0
+    limit: int | None = None  # cap on images per split, for quick looks
+    bf16: bool = True  # bfloat16 autocast for training steps: ~2.5x faster on AVX-512 CPUs
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @classmethod
+    def from_dict(cls, d: dict) -> "TrainConfig":
+        d = {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
+        aug = d.pop("augment", {})
+        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
+        return cls(**d, augment=AugmentConfig(**aug))
+
+
+def build_model(name: str = "emo", num_classes: int = 7) -> MiniXception:
+    if name not in MODEL_CONFIGS:
+        raise FerxError(f"unknown model {name!r}; choose from {sorted(MODEL_CONFIGS)}")
+    return MiniXception(num_classes=num_classes, **MODEL_CONFIGS[name])
+
+
+@torch.no_grad()
+def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 512, flip: bool = False) -> torch.Tensor:
+    """fp32 logits for uint8 images; with `flip`, shape (2, N, C): the images and their mirrors."""
+    model.eval()
+    out = []
+    for i in range(0, len(images), batch_size):
+        x = to_input(images[i : i + batch_size])
+        out.append(torch.stack([model(x), model(x.flip(3))]) if flip else model(x))
+    return torch.cat(out, dim=-2)
+
+
+def evaluate(model: torch.nn.Module, split: Split) -> dict[str, float]:
+    logits = predict_logits(model, split.images)
+    labels = torch.from_numpy(split.labels)
+    return {
+        "loss": F.cross_entropy(logits, labels).item(),
+        "acc": (logits.argmax(1) == labels).float().mean().item(),
+    }
+
+
+def train_one_epoch(model, optimizer, scheduler, ema, split: Split, cfg: TrainConfig, gen: torch.Generator, desc: str):
+    model.train()
+    order = torch.randperm(len(split), generator=gen)
+    labels = torch.from_numpy(split.labels)
+    loss_sum, correct, seen = 0.0, 0, 0
+    bar = tqdm(range(0, len(order), cfg.batch_size), desc=desc, leave=False, dynamic_ncols=True)
+    for i in bar:
+        idx = order[i : i + cfg.batch_size]
+        x = augment_batch(to_input(split.images[idx.numpy()]), cfg.augment, gen)
+        y = labels[idx]
+        with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
+            logits = model(x)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+        optimizer.zero_grad(set_to_none=True)
+        loss.backward()
+        optimizer.step()
+        scheduler.step()
+        if ema is not None:
+            ema.update_parameters(model)
+        loss_sum += loss.item() * len(y)
+        correct += (logits.argmax(1) == y).sum().item()
+        seen += len(y)
+        bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+    return {"loss": loss_sum / seen, "acc": correct / seen}
+
+
+def write_history(history: list[dict], path: Path) -> None:
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=HISTORY_FIELDS, lineterminator="\n")
+    writer.writeheader()
+    writer.writerows(history)
+    write_text(path, buf.getvalue())
+
+
+def train(cfg: TrainConfig, resume: bool = False) -> dict:
+    """Train, writing best_model.pt, last.pt, history.csv and config.json into cfg.out; returns the run summary."""
+    out = Path(cfg.out)
+    last_path = out / "last.pt"
+    state = None
+    if resume:
+        if not last_path.exists():
+            raise FerxError(f"{last_path}: no training state to resume from")
+        state = torch.load(last_path, weights_only=False)
+        cfg = TrainConfig.from_dict(state["config"])
+        cfg.out = str(out)
+    torch.manual_seed(cfg.seed)
+    gen = torch.Generator().manual_seed(cfg.seed)
+    splits = load_dataset(cfg.data, cfg.val_fraction, cfg.seed, cfg.limit)
+    log.info("train %d, val %d, test %d images", len(splits["train"]), len(splits["val"]), len(splits["test"]))
+
+    model = build_model(cfg.model)
+    optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = -(-len(splits["train"]) // cfg.batch_size)
+    scheduler = torch.optim.lr_scheduler.OneCycleLR(
+        optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.15
+    )
+    ema = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay), use_buffers=True) if cfg.ema_decay else None
+    history: list[dict] = []
+    best_acc, best_epoch, start_epoch = -1.0, 0, 1
+    if state is not None:
+        model.load_state_dict(state["model"])
+        optimizer.load_state_dict(state["optimizer"])
+        scheduler.load_state_dict(state["scheduler"])
+        if ema is not None:
+            ema.load_state_dict(state["ema"])
+        gen.set_state(state["generator"])
+        torch.set_rng_state(state["torch_rng"])
+        history, best_acc, best_epoch = state["history"], state["best_acc"], state["best_epoch"]
+        start_epoch = state["epoch"] + 1
+        log.info("resuming %s at epoch %d", out, start_epoch)
+    out.mkdir(parents=True, exist_ok=True)
+    write_text(out / "config.json", json.dumps(asdict(cfg), indent=2) + "\n")
+
+    for epoch in range(start_epoch, cfg.epochs + 1):
+        if epoch - best_epoch > cfg.patience and best_epoch > 0:
+            log.info("early stop: no better validation accuracy since epoch %d", best_epoch)
+            break
+        t0 = time.time()
+        lr = optimizer.param_groups[0]["lr"]
+        tr = train_one_epoch(model, optimizer, scheduler, ema, splits["train"], cfg, gen, f"epoch {epoch}/{cfg.epochs}")
+        eval_model = ema.module if ema is not None else model
+        va = evaluate(eval_model, splits["val"])
+        row = {"epoch": epoch, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"],
+               "val_loss": va["loss"], "val_acc": va["acc"], "seconds": time.time() - t0}
+        history.append(row)
+        if va["acc"] > best_acc:
+            best_acc, best_epoch = va["acc"], epoch
+            save_torch(eval_model.state_dict(), out / "best_model.pt")
+        save_torch({
+            "config": asdict(cfg), "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
+            "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
+            "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
+            "history": history, "best_acc": best_acc, "best_epoch": best_epoch,
+        }, last_path)
+        write_history(history, out / "history.csv")
+        log.info("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2e  %.0fs%s",
+                 epoch, cfg.epochs, tr["loss"], tr["acc"], va["loss"], va["acc"], lr, row["seconds"],
+                 "  *best" if best_epoch == epoch else "")
+    return {"best_epoch": best_epoch, "best_val_acc": best_acc, "epochs_run": len(history),
+            "train_seconds": sum(r["seconds"] for r in history)}

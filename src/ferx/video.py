@@ -1,0 +1,116 @@
+"""Expressions in video files and camera streams: per-frame faces, smoothed over time, annotated output."""
+from __future__ import annotations
+
+import os
+from contextlib import ExitStack
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import cv2
+import numpy as np
+from tqdm import tqdm
+
+from .annotate import draw_faces
+from .errors import FerxError
+from .faces import Box
+from .files import atomic_path
+from .model import CLASSES
+from .outputs import face_row, write_csv
+from .recognizer import EmotionRecognizer, Face
+
+
+def iou(a: Box, b: Box) -> float:
+    ax, ay, aw, ah = a
+    bx, by, bw, bh = b
+    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
+    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
+    inter = iw * ih
+    return inter / (aw * ah + bw * bh - inter) if inter else 0.0
+
+
+@dataclass
+class FaceSmoother:
+    """Exponential moving average of each face's probabilities; faces are matched across frames by box overlap."""
+
+    alpha: float = 0.5  # weight of the newest frame; 1 disables smoothing
+    min_iou: float = 0.3
+    tracks: dict[int, tuple[Box, np.ndarray]] = field(default_factory=dict)
+    next_id: int = 0
+
+    def update(self, faces: list[Face]) -> list[tuple[int, Face]]:
+        free = dict(self.tracks)
+        out, tracks = [], {}
+        for face in faces:
+            new = np.array([face.scores[c] for c in CLASSES])
+            match = max(free, key=lambda t: iou(face.box, free[t][0]), default=None)
+            if match is not None and iou(face.box, free[match][0]) >= self.min_iou:
+                probs = self.alpha * new + (1 - self.alpha) * free.pop(match)[1]
+                track_id = match
+            else:
+                probs, track_id = new, self.next_id
+                self.next_id += 1
+            tracks[track_id] = (face.box, probs)
+            smoothed = Face(face.box, CLASSES[int(probs.argmax())], {c: float(p) for c, p in zip(CLASSES, probs)})
+            out.append((track_id, smoothed))
+        self.tracks = tracks
+        return out
+
+
+def open_capture(source: str | int) -> cv2.VideoCapture:
+    if isinstance(source, str) and not Path(source).exists():
+        raise FerxError(f"{source}: no such video file")
+    cap = cv2.VideoCapture(source)
+    if not cap.isOpened():
+        what = f"camera {source}" if isinstance(source, int) else f"{source}"
+        raise FerxError(f"{what}: cannot open video")
+    return cap
+
+
+def process_video(
+    source: str | int,
+    recognizer: EmotionRecognizer,
+    out_video: str | os.PathLike | None = None,
+    csv_path: str | os.PathLike | None = None,
+    every: int = 1,
+    smooth: float = 0.5,
+    show: bool = False,
+    max_frames: int | None = None,
+) -> list[dict]:
+    """Run detection + classification on every `every`-th frame; returns the per-face rows (also written as CSV)."""
+    cap = open_capture(source)
+    fps = cap.get(cv2.CAP_PROP_FPS) or 25.0
+    total = max_frames or int(cap.get(cv2.CAP_PROP_FRAME_COUNT)) or None
+    smoother = FaceSmoother(alpha=smooth)
+    rows: list[dict] = []
+    faces: list[tuple[int, Face]] = []
+    writer, frames_read = None, 0
+    with ExitStack() as stack:  # unwinds in reverse: writer released before its temp file is renamed
+        stack.callback(cap.release)
+        for index in tqdm(range(total or 10**12), total=total, desc="frames", unit="frame", leave=False):
+            ok, frame = cap.read()
+            if not ok:
+                break
+            frames_read += 1
+            if index % every == 0:
+                faces = smoother.update(recognizer.predict(frame, bgr=True))
+                for track_id, face in faces:
+                    rows.append({"frame": index, "time_s": f"{index / fps:.3f}", "face_id": track_id, **face_row(face)})
+            if out_video is None and not show:
+                continue
+            annotated = draw_faces(frame, [f for _, f in faces])
+            if out_video is not None:
+                if writer is None:
+                    tmp = stack.enter_context(atomic_path(out_video))
+                    size = (frame.shape[1], frame.shape[0])
+                    writer = cv2.VideoWriter(str(tmp), cv2.VideoWriter_fourcc(*"mp4v"), fps, size)
+                    stack.callback(writer.release)
+                writer.write(annotated)
+            if show:
+                cv2.imshow("ferx", annotated)
+                if cv2.waitKey(1) & 0xFF in (27, ord("q")):
+                    break
+        if frames_read == 0:
+            raise FerxError(f"{source}: no frames could be read")
+    if csv_path is not None:
+        write_csv(csv_path, rows, ["frame", "time_s", "face_id"])
+    return rows

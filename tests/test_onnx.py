@@ -1,0 +1,39 @@
+"""ONNX export and the onnxruntime backend give PyTorch's answers on the whole test split."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import onnx
+import torch
+
+from ferx import EmotionRecognizer, load_pretrained
+from ferx.cli import main
+from ferx.data import load_train_test
+from ferx.export import OnnxModel
+from ferx.model import to_input
+from ferx.weights import pretrained_path
+
+
+def test_cli_export_has_a_dynamic_batch_axis(tmp_path: Path, capsys) -> None:
+    path = tmp_path / "model.onnx"
+    assert main(["export", "--onnx", str(path)]) == 0
+    graph = onnx.load(str(path)).graph
+    assert graph.input[0].name == "pixels" and graph.input[0].type.tensor_type.shape.dim[0].dim_param == "batch"
+    x = torch.rand(5, 1, 48, 48)
+    with torch.no_grad():
+        expected = load_pretrained()(x)
+    torch.testing.assert_close(OnnxModel(path)(x), expected, atol=1e-4, rtol=0)
+
+
+def test_packaged_onnx_matches_pytorch_on_the_test_split(fer_root: Path) -> None:
+    crops = load_train_test(fer_root)["test"].images
+    torch_rec, onnx_rec = EmotionRecognizer(tta=False), EmotionRecognizer(tta=False, backend="onnx")
+    assert pretrained_path().with_suffix(".onnx").exists()
+    for i in range(0, len(crops), 1024):  # logits of all 7,178 faces
+        x = to_input(crops[i : i + 1024])
+        with torch.no_grad():
+            np.testing.assert_allclose(onnx_rec.model(x).numpy(), torch_rec.model(x).numpy(), atol=1e-4, rtol=0)
+    p_torch, p_onnx = torch_rec.classify(crops), onnx_rec.classify(crops)
+    assert np.abs(p_onnx - p_torch).max() < 1e-4
+    assert (p_onnx.argmax(1) == p_torch.argmax(1)).mean() >= 0.999

@@ -1,0 +1,191 @@
+"""Faces in real-looking photos: FER-2013 test faces pasted into scenes, every input kind, the CLI."""
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+from PIL import Image
+
+from ferx.cli import main
+from ferx.faces import crop_faces
+from ferx.recognizer import EmotionRecognizer, detect_emotions
+from ferx.video import iou
+
+from scenes import background, detectable_faces, paste
+
+
+@pytest.fixture(scope="module")
+def rec() -> EmotionRecognizer:
+    return EmotionRecognizer()
+
+
+@pytest.fixture(scope="module")
+def faces(fer_root: Path) -> tuple[np.ndarray, ...]:
+    found = detectable_faces(str(fer_root))
+    assert len(found) == 6
+    return found
+
+
+@pytest.fixture(scope="module")
+def scene(faces) -> tuple[np.ndarray, list]:
+    """A 640x480 RGB photo with two faces of different sizes at known boxes."""
+    img = background(480, 640)
+    boxes = [paste(img, faces[0], 60, 120, 180), paste(img, faces[1], 380, 60, 220)]
+    return img, boxes
+
+
+def matches(found, boxes) -> list:
+    """For each known box, the detected face overlapping it most (IoU > 0.5), or None."""
+    out = []
+    for b in boxes:
+        best = max(found, key=lambda f: iou(f.box, b), default=None)
+        out.append(best if best is not None and iou(best.box, b) > 0.5 else None)
+    return out
+
+
+def test_every_face_found_and_classified_like_the_bare_crop(rec, scene, faces) -> None:
+    img, boxes = scene
+    found = rec.predict(img)
+    assert len(found) == 2
+    bare = rec.classify(np.stack(faces[:2]))
+    for face, probs in zip(matches(found, boxes), bare):
+        assert face is not None
+        assert face.emotion == rec_classes()[int(probs.argmax())]
+        assert set(face.scores) == set(rec_classes()) and abs(sum(face.scores.values()) - 1) < 1e-5
+
+
+def rec_classes():
+    from ferx.model import CLASSES
+
+    return CLASSES
+
+
+def test_no_face_gives_an_empty_list(rec) -> None:
+    assert rec.predict(background(480, 640, seed=3)) == []
+    assert detect_emotions(np.zeros((100, 100), np.uint8)) == []
+
+
+def test_user_boxes_skip_detection(rec, scene, faces) -> None:
+    img, boxes = scene
+    found = rec.predict(img, boxes=boxes)
+    assert [f.box for f in found] == [tuple(b) for b in boxes]
+    np.testing.assert_allclose(
+        [list(f.scores.values()) for f in found], rec.classify(crop_faces(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), boxes)),
+        atol=1e-3,  # OpenCV's and PIL's gray conversions round differently
+    )
+
+
+@pytest.mark.parametrize("kind", ["jpg", "png", "bmp", "webp", "rgba", "gray16", "gray", "pil", "rgb", "bgr"])
+def test_every_input_kind(rec, scene, tmp_path: Path, kind: str) -> None:
+    img, boxes = scene
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    if kind in ("jpg", "png", "bmp", "webp"):
+        source = tmp_path / f"photo.{kind}"
+        Image.fromarray(img).save(source)
+    elif kind == "rgba":
+        source = tmp_path / "photo.png"
+        Image.fromarray(np.dstack([img, np.full(img.shape[:2], 255, np.uint8)]), "RGBA").save(source)
+    elif kind == "gray16":
+        source = tmp_path / "photo16.png"
+        cv2.imwrite(str(source), gray.astype(np.uint16) * 257)
+        assert cv2.imread(str(source), cv2.IMREAD_UNCHANGED).dtype == np.uint16
+    elif kind == "gray":
+        source = gray
+    elif kind == "pil":
+        source = Image.fromarray(img)
+    elif kind == "rgb":
+        source = img
+    else:
+        source = img[..., ::-1].copy()
+    found = rec.predict(source, bgr=kind == "bgr")
+    assert all(m is not None for m in matches(found, boxes)), kind
+
+
+def test_exif_rotated_phone_photo(rec, scene, tmp_path: Path) -> None:
+    img, boxes = scene
+    stored = Image.fromarray(img).rotate(90, expand=True)  # sensor pixels turned; EXIF says how to show them
+    exif = Image.Exif()
+    exif[0x0112] = 6  # orientation: rotate 90 degrees clockwise to display
+    path = tmp_path / "phone.jpg"
+    stored.save(path, exif=exif, quality=95)
+    found = rec.predict(path)
+    assert all(m is not None for m in matches(found, boxes))
+
+
+def test_very_large_image_reports_original_coordinates(rec, faces) -> None:
+    img = background(3000, 4000)
+    box = paste(img, faces[2], 1500, 900, 700)
+    found = rec.predict(img)
+    assert len(found) == 1 and iou(found[0].box, box) > 0.5
+
+
+def test_many_images_in_one_batch_equal_one_by_one(rec, faces) -> None:
+    scenes = []
+    for i in range(3):
+        img = background(360, 480, seed=i)
+        paste(img, faces[3 + i], 150, 80, 160)
+        scenes.append(img)
+    batched = rec.predict_many(scenes)
+    for img, got in zip(scenes, batched):
+        single = rec.predict(img)
+        assert [f.box for f in got] == [f.box for f in single]
+        np.testing.assert_allclose([list(f.scores.values()) for f in got], [list(f.scores.values()) for f in single], atol=1e-5)
+
+
+@pytest.fixture
+def photo_dir(scene, faces, tmp_path: Path) -> Path:
+    img, _ = scene
+    d = tmp_path / "photos"
+    (d / "sub").mkdir(parents=True)
+    Image.fromarray(img).save(d / "group.jpg")
+    Image.fromarray(background(300, 400, seed=5)).save(d / "sub" / "empty.png")
+    (d / "notes.txt").write_text("not an image")
+    return d
+
+
+def test_cli_predict_writes_json_csv_and_annotations(photo_dir: Path, tmp_path: Path, capsys) -> None:
+    out_json, out_csv, ann = tmp_path / "out.json", tmp_path / "faces.csv", tmp_path / "annotated"
+    assert main(["predict", str(photo_dir), "--json", str(out_json), "--csv", str(out_csv), "--annotate", str(ann)]) == 0
+    stdout = capsys.readouterr().out
+    assert "group.jpg" in stdout and "empty.png: no face" in stdout
+    data = json.loads(out_json.read_text())
+    assert len(data[str(photo_dir / "group.jpg")]) == 2 and data[str(photo_dir / "sub" / "empty.png")] == []
+    face = data[str(photo_dir / "group.jpg")][0]
+    assert set(face) == {"box", "emotion", "scores"} and face["emotion"] == max(face["scores"], key=face["scores"].get)
+    rows = list(csv.DictReader(open(out_csv)))
+    assert len(rows) == 2 and rows[0]["image"].endswith("group.jpg")
+    annotated = cv2.imread(str(ann / "group.jpg"))
+    original = cv2.imread(str(photo_dir / "group.jpg"))
+    assert annotated.shape == original.shape and np.abs(annotated.astype(int) - original).sum() > 0
+    assert (ann / "sub" / "empty.png").exists()
+
+
+def test_cli_predict_no_detect_on_crops(faces, tmp_path: Path, capsys) -> None:
+    crop = cv2.resize(faces[0], (96, 96))
+    Image.fromarray(crop).save(tmp_path / "crop.png")
+    assert main(["predict", str(tmp_path / "crop.png"), "--no-detect", "--json", str(tmp_path / "o.json")]) == 0
+    (face,) = json.loads((tmp_path / "o.json").read_text())[str(tmp_path / "crop.png")]
+    assert face["box"] == [0, 0, 96, 96]
+
+
+def test_cli_predict_bad_files_reported_others_processed(photo_dir: Path, tmp_path: Path, capsys) -> None:
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    missing = tmp_path / "missing.png"
+    assert main(["predict", str(bad), str(missing), str(photo_dir / "group.jpg")]) == 0
+    captured = capsys.readouterr()
+    errors = captured.err.strip().splitlines()
+    assert any(str(bad) in e and "not a readable image" in e for e in errors)
+    assert any(str(missing) in e and "no such file" in e for e in errors)
+    assert "group.jpg" in captured.out
+
+
+def test_cli_predict_nothing_processed_exits_nonzero(tmp_path: Path, capsys) -> None:
+    (tmp_path / "empty.jpg").write_bytes(b"")
+    assert main(["predict", str(tmp_path / "empty.jpg")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'empty.jpg'}: empty file" in err and "no image could be processed" in err

@@ -1,0 +1,57 @@
+"""The packaged weights are the results-folder run, and reproduce its published test numbers."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+from ferx import CLASSES, MiniXception, load_pretrained
+from ferx.data import load_train_test
+from ferx.metrics import compute_metrics
+from ferx.train import predict_logits
+from ferx.weights import pretrained_path
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "results"
+
+
+@pytest.fixture(scope="module")
+def metrics() -> dict:
+    return json.loads((RESULTS / "metrics.json").read_text())
+
+
+def test_load_pretrained_offline() -> None:
+    model = load_pretrained()
+    assert isinstance(model, MiniXception) and not model.training
+    ckpt = torch.load(pretrained_path(), weights_only=True)
+    assert ckpt["classes"] == list(CLASSES)
+    assert pretrained_path().stat().st_size < 5e6
+
+
+def test_packaged_weights_are_the_results_folder_weights() -> None:
+    packaged = torch.load(pretrained_path(), weights_only=True)["state_dict"]
+    published = torch.load(RESULTS / "best_model.pt", weights_only=True)
+    assert packaged.keys() == published.keys()
+    assert all(torch.equal(packaged[k], published[k]) for k in packaged)
+
+
+def test_packaged_weights_reproduce_the_published_metrics(fer_root: Path, metrics: dict) -> None:
+    test = load_train_test(fer_root)["test"]
+    plain, mirror = predict_logits(load_pretrained(), test.images, flip=True)
+    probs = {"no_tta": torch.softmax(plain, 1).numpy(), "tta": torch.softmax((plain + mirror) / 2, 1).numpy()}
+    for key, p in probs.items():
+        got = compute_metrics(test.labels, p)
+        for name in ("accuracy", "macro_f1", "micro_auc"):
+            assert round(got[name], 3) == round(metrics[key][name], 3), (key, name)
+    assert metrics[metrics["default"]]["n_images"] == 7178
+
+
+def test_readme_headline_is_generated_from_metrics() -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("update_readme", ROOT / "scripts" / "update_readme.py")
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    assert (ROOT / "README.md").read_text() == mod.updated_readme(), "run python scripts/update_readme.py"

@@ -1,0 +1,91 @@
+"""A short real training on a FER-2013 subset: artefacts, loading snippet, determinism, resume after a kill."""
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from ferx import MiniXception
+from ferx.cli import main
+from ferx.report import ARTEFACTS
+
+ARGS = ["--epochs", "3", "--limit", "500", "--batch-size", "64"]
+
+
+def history(out: Path) -> list[dict]:
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    for r in rows:
+        r.pop("seconds")
+    return rows
+
+
+@pytest.fixture(scope="module")
+def run(fer_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    assert main(["train", "--data", str(fer_root), "--out", str(out), *ARGS]) == 0
+    return out
+
+
+def test_training_writes_every_artefact(run: Path) -> None:
+    for name, _ in ARTEFACTS:
+        assert (run / name).stat().st_size > 0, name
+    assert (run / "README.md").exists() and (run / "last.pt").exists()
+    assert not list(run.glob(".*tmp*")), "no temporary files left behind"
+    rows = history(run)
+    assert [int(r["epoch"]) for r in rows] == [1, 2, 3]
+    assert list(rows[0]) == ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc"]
+
+
+def test_best_model_loads_with_the_published_snippet(run: Path) -> None:
+    model = MiniXception(num_classes=7)
+    model.load_state_dict(torch.load(run / "best_model.pt", map_location="cpu"))
+    model.eval()
+    assert model(torch.rand(2, 1, 48, 48)).shape == (2, 7)
+
+
+def test_metrics_match_the_report_and_the_best_epoch(run: Path) -> None:
+    metrics = json.loads((run / "metrics.json").read_text())
+    m = metrics[metrics["default"]]
+    assert m["n_images"] == 500
+    assert sum(map(sum, m["confusion_matrix"])) == 500
+    report = (run / "classification_report.txt").read_text()
+    assert f"{m['accuracy']:.4f}" in report
+    rows = history(run)
+    best = max(rows, key=lambda r: float(r["val_acc"]))
+    assert metrics["summary"]["best_epoch"] == int(best["epoch"])
+    readme = (run / "README.md").read_text()
+    assert f"{m['accuracy']:.4f}" in readme and "nan" not in readme.lower()
+    assert metrics["summary"]["command"].startswith("ferx train")
+
+
+def test_same_seed_same_history(run: Path, fer_root: Path, tmp_path: Path) -> None:
+    assert main(["train", "--data", str(fer_root), "--out", str(tmp_path), *ARGS]) == 0
+    assert history(tmp_path) == history(run)
+    other = tmp_path / "seed1"
+    assert main(["train", "--data", str(fer_root), "--out", str(other), *ARGS, "--seed", "1"]) == 0
+    assert history(other) != history(run)
+
+
+def test_resume_after_kill_continues_the_same_run(run: Path, fer_root: Path, tmp_path: Path) -> None:
+    cmd = [sys.executable, "-m", "ferx.cli", "train", "--data", str(fer_root), "--out", str(tmp_path), *ARGS]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + 120
+    while time.time() < deadline and proc.poll() is None:
+        if (tmp_path / "history.csv").exists() and len(history(tmp_path)) >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    os.killpg(proc.pid, signal.SIGKILL)
+    proc.wait()
+    killed_at = len(history(tmp_path))
+    assert 1 <= killed_at < 3
+    assert main(["train", "--resume", str(tmp_path)]) == 0
+    assert history(tmp_path) == history(run)
