@@ -49,7 +49,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--requests", type=int, default=500)
     p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--backend", default="torch")
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
     p.add_argument("--data", default="../shared/fer2013")
     args = p.parse_args()
     with socket.socket() as s:
