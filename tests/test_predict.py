@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ferx import CLASSES
 from ferx.cli import main
 from ferx.faces import crop_faces
 from ferx.recognizer import EmotionRecognizer, detect_emotions
@@ -54,14 +55,8 @@ def test_every_face_found_and_classified_like_the_bare_crop(rec, scene, faces) -
     bare = rec.classify(np.stack(faces[:2]))
     for face, probs in zip(matches(found, boxes), bare):
         assert face is not None
-        assert face.emotion == rec_classes()[int(probs.argmax())]
-        assert set(face.scores) == set(rec_classes()) and abs(sum(face.scores.values()) - 1) < 1e-5
-
-
-def rec_classes():
-    from ferx.model import CLASSES
-
-    return CLASSES
+        assert face.emotion == CLASSES[int(probs.argmax())]
+        assert set(face.scores) == set(CLASSES) and abs(sum(face.scores.values()) - 1) < 1e-5
 
 
 def test_no_face_gives_an_empty_list(rec) -> None:

@@ -89,3 +89,14 @@ def test_resume_after_kill_continues_the_same_run(run: Path, fer_root: Path, tmp
     assert 1 <= killed_at < 3
     assert main(["train", "--resume", str(tmp_path)]) == 0
     assert history(tmp_path) == history(run)
+
+
+def test_evaluate_a_plain_state_dict_of_another_variant(fer_root: Path, tmp_path: Path) -> None:
+    from ferx.model import MODEL_CONFIGS
+
+    weights = tmp_path / "original.pt"
+    torch.save(MiniXception(**MODEL_CONFIGS["original"]).state_dict(), weights)
+    args = ["evaluate", "--weights", str(weights), "--model", "original", "--data", str(fer_root), "--limit", "70"]
+    assert main([*args, "--out", str(tmp_path / "out")]) == 0
+    metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
+    assert metrics["params"] == 56_951 and metrics["tta"]["n_images"] == 70

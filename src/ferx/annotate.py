@@ -1,11 +1,14 @@
 """Draw faces on an image: box, label and a small bar per class (OpenCV)."""
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Sequence
 
 import cv2
 import numpy as np
 
+from .errors import FerxError
+from .files import atomic_path
 from .model import CLASSES
 
 # One BGR colour per class, in CLASSES order.
@@ -35,12 +38,13 @@ def draw_faces(bgr: np.ndarray, faces: Sequence) -> np.ndarray:
     return out
 
 
-def write_image(path, bgr: np.ndarray) -> None:
-    """Write an image atomically (temporary name, then rename)."""
-    from .files import atomic_path
-
+def write_image(path: Path, bgr: np.ndarray) -> Path:
+    """Write an image atomically (temporary name, then rename), as PNG where OpenCV cannot write the suffix."""
+    if not cv2.haveImageWriter(str(path)):
+        path = path.with_name(path.name + ".png")
     with atomic_path(path) as tmp:
-        ok, buf = cv2.imencode(tmp.suffix or ".png", bgr)
+        ok, buf = cv2.imencode(tmp.suffix, bgr)
         if not ok:
-            raise ValueError(f"{path}: OpenCV cannot encode this image format")
+            raise FerxError(f"{path}: OpenCV could not encode the annotated image")
         tmp.write_bytes(buf.tobytes())
+    return path

@@ -4,6 +4,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import os
 import platform
 import shlex
 import sys
@@ -16,8 +17,6 @@ log = logging.getLogger("ferx")
 
 
 def _machine() -> str:
-    import os
-
     return f"{platform.machine()} CPU, {os.cpu_count()} cores"
 
 
@@ -38,9 +37,9 @@ def cmd_train(args: argparse.Namespace) -> int:
     summary = train(cfg, resume=bool(args.resume))
     summary.update(train_wall_seconds=time.time() - t0, machine=_machine(), command=_command(args))
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    data = json.loads((out / "config.json").read_text())["data"]
-    metrics = evaluate_run(out / "best_model.pt", data, out, limit=cfg.limit if not args.resume else None,
-                           command=summary["command"])
+    config = json.loads((out / "config.json").read_text())  # the resumed run's own data and limit
+    metrics = evaluate_run(out / "best_model.pt", config["data"], out, limit=config["limit"],
+                           command=summary["command"], model=config["model"])
     _print_headline(metrics)
     return 0
 
@@ -48,7 +47,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_run
 
-    metrics = evaluate_run(args.weights, args.data, args.out, limit=args.limit, tta=not args.no_tta, command=_command(args))
+    metrics = evaluate_run(args.weights, args.data, args.out, limit=args.limit, tta=not args.no_tta,
+                           command=_command(args), model=args.model)
     _print_headline(metrics)
     return 0
 
@@ -102,8 +102,6 @@ def _relative(path: Path, roots: list[str]) -> Path:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    import os
-
     from .recognizer import EmotionRecognizer
     from .video import process_video
 
@@ -182,6 +180,7 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="results")
     e.add_argument("--limit", type=int, help="at most this many test images")
     e.add_argument("--no-tta", action="store_true", help="make the single forward pass the headline")
+    e.add_argument("--model", default=d.model, help="variant of a plain state_dict: emo (default) or original")
     e.set_defaults(func=cmd_evaluate)
 
     def add_model_args(q: argparse.ArgumentParser) -> None:

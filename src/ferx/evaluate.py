@@ -39,14 +39,14 @@ def read_history(path: Path) -> list[dict] | None:
 
 def evaluate_run(
     weights: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
-    limit: int | None = None, seed: int = 0, tta: bool = True, command: str = "",
+    limit: int | None = None, seed: int = 0, tta: bool = True, command: str = "", model: str = "emo",
 ) -> dict:
     """Evaluate `weights` on the test split of `data` and write every results artefact into `out`."""
     out = Path(out)
-    model = load_weights(weights)
+    net = load_weights(weights, model=model)
     test = stratified_limit(load_train_test(data)["test"], limit, seed)
-    metrics: dict = {"default": "tta" if tta else "no_tta", "weights": str(weights), **model_cost(model)}
-    plain, mirror = predict_logits(model, test.images, flip=True)
+    metrics: dict = {"default": "tta" if tta else "no_tta", "weights": str(weights), **model_cost(net)}
+    plain, mirror = predict_logits(net, test.images, flip=True)
     probs = {"no_tta": torch.softmax(plain, 1).numpy(), "tta": torch.softmax((plain + mirror) / 2, 1).numpy()}
     for key, p in probs.items():
         metrics[key] = compute_metrics(test.labels, p)

@@ -14,8 +14,8 @@ from .model import CLASSES, MODEL_CONFIGS, MiniXception
 PRETRAINED = "mini_xception_emo.pt"
 
 
-def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu") -> MiniXception:
-    """An eval-mode MiniXception from a plain state_dict or a packaged checkpoint; clear error otherwise."""
+def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu", model: str = "emo") -> MiniXception:
+    """An eval-mode MiniXception from a packaged checkpoint, or a plain state_dict of variant `model`."""
     path = Path(path)
     if not path.is_file():
         raise FerxError(f"{path}: no such weights file")
@@ -23,7 +23,9 @@ def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu") ->
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for non-checkpoint files
         raise FerxError(f"{path}: not a PyTorch weights file ({exc.__class__.__name__})") from None
-    kwargs = {}
+    kwargs = MODEL_CONFIGS.get(model)
+    if kwargs is None:
+        raise FerxError(f"unknown model {model!r}; choose from {sorted(MODEL_CONFIGS)}")
     if isinstance(obj, dict) and "state_dict" in obj:
         kwargs, obj = obj.get("model_args", {}), obj["state_dict"]
     if not isinstance(obj, dict):
