@@ -11,7 +11,9 @@ import numpy as np
 import torch
 from torch import nn
 
-__all__ = ["MiniXception", "CLASSES", "MODEL_CONFIGS", "to_input"]
+from .errors import FerxError
+
+__all__ = ["MiniXception", "CLASSES", "MODEL_CONFIGS", "build_model", "to_input"]
 
 CLASSES: tuple[str, ...] = ("angry", "disgust", "fear", "happy", "neutral", "sad", "surprise")
 
@@ -105,3 +107,10 @@ class MiniXception(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.forward_head(self.forward_features(x))
+
+
+def build_model(name: str = "emo", num_classes: int = 7) -> MiniXception:
+    """A named variant of MODEL_CONFIGS."""
+    if name not in MODEL_CONFIGS:
+        raise FerxError(f"unknown model {name!r}; choose from {sorted(MODEL_CONFIGS)}")
+    return MiniXception(num_classes=num_classes, **MODEL_CONFIGS[name])

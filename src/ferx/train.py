@@ -19,7 +19,7 @@ from .augment import AugmentConfig, augment_batch
 from .data import Split, load_dataset
 from .errors import FerxError
 from .files import save_torch, write_text
-from .model import MODEL_CONFIGS, MiniXception, to_input
+from .model import build_model, to_input
 
 log = logging.getLogger(__name__)
 
@@ -50,12 +50,6 @@ class TrainConfig:
         aug = d.pop("augment", {})
         aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
         return cls(**d, augment=AugmentConfig(**aug))
-
-
-def build_model(name: str = "emo", num_classes: int = 7) -> MiniXception:
-    if name not in MODEL_CONFIGS:
-        raise FerxError(f"unknown model {name!r}; choose from {sorted(MODEL_CONFIGS)}")
-    return MiniXception(num_classes=num_classes, **MODEL_CONFIGS[name])
 
 
 @torch.no_grad()

@@ -9,7 +9,7 @@ import torch
 
 from .errors import FerxError
 from .files import save_torch
-from .model import CLASSES, MODEL_CONFIGS, MiniXception
+from .model import CLASSES, MODEL_CONFIGS, MiniXception, build_model
 
 PRETRAINED = "mini_xception_emo.pt"
 
@@ -23,20 +23,18 @@ def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu", mo
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:  # torch raises several types for non-checkpoint files
         raise FerxError(f"{path}: not a PyTorch weights file ({exc.__class__.__name__})") from None
-    kwargs = MODEL_CONFIGS.get(model)
-    if kwargs is None:
-        raise FerxError(f"unknown model {model!r}; choose from {sorted(MODEL_CONFIGS)}")
-    if isinstance(obj, dict) and "state_dict" in obj:
-        kwargs, obj = obj.get("model_args", {}), obj["state_dict"]
+    if isinstance(obj, dict) and "state_dict" in obj:  # packaged: it names its own constructor arguments
+        net, obj = MiniXception(**obj.get("model_args", {})), obj["state_dict"]
+    else:
+        net = build_model(model)
     if not isinstance(obj, dict):
         raise FerxError(f"{path}: expected a state_dict, found {type(obj).__name__}")
-    model = MiniXception(**kwargs)
     try:
-        model.load_state_dict(obj)
+        net.load_state_dict(obj)
     except RuntimeError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "mismatch"
         raise FerxError(f"{path}: weights are for another architecture ({first})") from None
-    return model.to(device).eval()
+    return net.to(device).eval()
 
 
 def save_packaged(state_dict: dict, model: str, metrics: dict, path: str | os.PathLike) -> None:
