@@ -1,4 +1,4 @@
-"""ONNX export and the onnxruntime backend give PyTorch's answers on the whole test split."""
+"""ONNX export and the onnxruntime backends: float gives PyTorch's answers, int8 its accuracy, on the whole test split."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -28,7 +28,7 @@ def test_cli_export_has_a_dynamic_batch_axis(tmp_path: Path, capsys) -> None:
 
 def test_packaged_onnx_matches_pytorch_on_the_test_split(fer_root: Path) -> None:
     crops = load_train_test(fer_root)["test"].images
-    torch_rec, onnx_rec = EmotionRecognizer(tta=False), EmotionRecognizer(tta=False, backend="onnx")
+    torch_rec, onnx_rec = EmotionRecognizer(tta=False, backend="torch"), EmotionRecognizer(tta=False, backend="onnx")
     assert pretrained_path().with_suffix(".onnx").exists()
     for i in range(0, len(crops), 1024):  # logits of all 7,178 faces
         x = to_input(crops[i : i + 1024])
@@ -37,3 +37,31 @@ def test_packaged_onnx_matches_pytorch_on_the_test_split(fer_root: Path) -> None
     p_torch, p_onnx = torch_rec.classify(crops), onnx_rec.classify(crops)
     assert np.abs(p_onnx - p_torch).max() < 1e-4
     assert (p_onnx.argmax(1) == p_torch.argmax(1)).mean() >= 0.999
+
+
+def _ops(path: Path) -> set[str]:
+    return {node.op_type for node in onnx.load(str(path)).graph.node}
+
+
+def test_packaged_int8_model_keeps_the_accuracy_of_the_float_model(fer_root: Path) -> None:
+    test = load_train_test(fer_root)["test"]
+    path = pretrained_path().with_suffix(".int8.onnx")
+    assert "QuantizeLinear" in _ops(path) and path.stat().st_size < 0.4 * pretrained_path().stat().st_size
+    for tta in (False, True):  # all 7,178 faces, single pass and with the mirror
+        p_float = EmotionRecognizer(tta=tta, backend="onnx").classify(test.images)
+        p_int8 = EmotionRecognizer(tta=tta, backend="int8").classify(test.images)
+        acc_float, acc_int8 = (p_float.argmax(1) == test.labels).mean(), (p_int8.argmax(1) == test.labels).mean()
+        assert abs(acc_int8 - acc_float) <= 0.004, (tta, acc_float, acc_int8)
+        assert (p_int8.argmax(1) == p_float.argmax(1)).mean() >= 0.97
+        assert np.abs(p_int8 - p_float).max() < 0.2
+
+
+def test_cli_export_int8_calibrates_on_training_faces(tmp_path: Path, fer_root: Path) -> None:
+    path = tmp_path / "model.int8.onnx"
+    assert main(["export", "--onnx", str(path), "--int8", "--data", str(fer_root), "--calibration", "256"]) == 0
+    assert {"QuantizeLinear", "DequantizeLinear"} <= _ops(path)
+    assert not list(tmp_path.glob(".*tmp*"))
+    crops = load_train_test(fer_root)["test"].images[:512]
+    p_int8 = EmotionRecognizer(path, tta=False, backend="int8").classify(crops)
+    p_float = EmotionRecognizer(tta=False, backend="onnx").classify(crops)
+    assert (p_int8.argmax(1) == p_float.argmax(1)).mean() >= 0.95

@@ -120,11 +120,14 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    from .export import export_onnx
+    from .export import calibration_faces, export_int8, export_onnx
     from .weights import load_pretrained, load_weights
 
     model = load_pretrained() if args.weights is None else load_weights(args.weights)
-    export_onnx(model, args.onnx)
+    if args.int8:
+        export_int8(model, args.onnx, calibration_faces(args.data, args.calibration))
+    else:
+        export_onnx(model, args.onnx)
     print(f"wrote {args.onnx}")
     return 0
 
@@ -187,8 +190,9 @@ def build_parser() -> argparse.ArgumentParser:
         q.add_argument("--weights", help="weights file (default: the packaged pretrained model)")
         q.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
         q.add_argument("--no-tta", action="store_true", help="one forward pass per face instead of face + mirror")
-        q.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"],
-                       help="auto: onnxruntime for the packaged model on the CPU, else PyTorch")
+        q.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "int8"],
+                       help="auto: onnxruntime for the packaged model on the CPU, else PyTorch; "
+                            "int8: the quantised model, ~2x faster")
 
     r = sub.add_parser("predict", help="expressions of every face in images or folders")
     r.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
@@ -214,6 +218,9 @@ def build_parser() -> argparse.ArgumentParser:
     x = sub.add_parser("export", help="export the model to ONNX (dynamic batch axis)")
     x.add_argument("--onnx", required=True, help="output .onnx file")
     x.add_argument("--weights", help="weights file (default: the packaged pretrained model)")
+    x.add_argument("--int8", action="store_true", help="quantise to int8 (about 2x faster on CPUs with VNNI)")
+    x.add_argument("--data", default=d.data, help="FER-2013 whose training faces calibrate --int8")
+    x.add_argument("--calibration", type=int, default=1024, help="number of training faces for --int8 calibration")
     x.set_defaults(func=cmd_export)
 
     s = sub.add_parser("serve", help="HTTP service: POST /predict, GET /healthz, GET / (a page to try it)")

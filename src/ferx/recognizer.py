@@ -32,7 +32,8 @@ class EmotionRecognizer:
 
     `detector`: "haar" (default), None (the whole image is one face), or a callable gray -> boxes.
     `tta`: average each face with its mirror image, as `ferx evaluate` does by default.
-    `backend`: "torch", "onnx" (onnxruntime, CPU; `weights` then names an .onnx file), or "auto":
+    `backend`: "torch", "onnx" (onnxruntime, CPU; `weights` then names an .onnx file), "int8" (the packaged
+    int8 model or an .onnx from `ferx export --int8`: about twice as fast again), or "auto":
     onnx for the packaged weights or an .onnx file on the CPU (6x faster here, benchmarks/inference.py), else torch.
     """
 
@@ -50,15 +51,15 @@ class EmotionRecognizer:
             on_cpu = self.device.type == "cpu"
             backend = "onnx" if on_cpu and (weights is None or str(weights).endswith(".onnx")) else "torch"
         self.backend = backend
-        if backend == "onnx":
+        if backend in ("onnx", "int8"):
             from .export import OnnxModel
 
             self.device = torch.device("cpu")
-            self.model = OnnxModel(weights or pretrained_path().with_suffix(".onnx"))
+            self.model = OnnxModel(weights or pretrained_path().with_suffix(".onnx" if backend == "onnx" else ".int8.onnx"))
         elif backend == "torch":
             self.model = load_pretrained(self.device) if weights is None else load_weights(weights, self.device)
         else:
-            raise FerxError(f"unknown backend {backend!r}; choose auto, torch or onnx")
+            raise FerxError(f"unknown backend {backend!r}; choose auto, torch, onnx or int8")
         self.detector = HaarDetector() if detector == "haar" else detector
         self.tta, self.batch_size = tta, batch_size
 

@@ -31,7 +31,7 @@ class TrainConfig:
     data: str = "../shared/fer2013"
     out: str = "results"
     model: str = "emo"  # a key of MODEL_CONFIGS
-    epochs: int = 60
+    epochs: int = 72  # the most that fit the 90-minute budget on 2 cores (docs/experiments.md)
     batch_size: int = 128
     lr: float = 3e-3  # peak of the one-cycle schedule
     weight_decay: float = 0.05
@@ -63,8 +63,10 @@ def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int =
     return torch.cat(out, dim=-2)
 
 
-def evaluate(model: torch.nn.Module, split: Split) -> dict[str, float]:
-    logits = predict_logits(model, split.images)
+def evaluate(model: torch.nn.Module, split: Split, bf16: bool = False) -> dict[str, float]:
+    # bf16 halves the validation pass on AVX-512 (3.2 s vs 7.5 s for 2,870 images), ~7% of an epoch.
+    with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+        logits = predict_logits(model, split.images).float()
     labels = torch.from_numpy(split.labels)
     return {
         "loss": F.cross_entropy(logits, labels).item(),
@@ -153,7 +155,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         lr = optimizer.param_groups[0]["lr"]
         tr = train_one_epoch(model, optimizer, scheduler, ema, splits["train"], cfg, gen, f"epoch {epoch}/{cfg.epochs}")
         eval_model = ema.module if ema is not None else model
-        va = evaluate(eval_model, splits["val"])
+        va = evaluate(eval_model, splits["val"], cfg.bf16)
         row = {"epoch": epoch, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"],
                "val_loss": va["loss"], "val_acc": va["acc"], "seconds": time.time() - t0}
         history.append(row)
