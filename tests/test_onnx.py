@@ -5,9 +5,10 @@ from pathlib import Path
 
 import numpy as np
 import onnx
+import pytest
 import torch
 
-from ferx import EmotionRecognizer, load_pretrained
+from ferx import EmotionRecognizer, FerxError, load_pretrained
 from ferx.cli import main
 from ferx.data import load_train_test
 from ferx.export import OnnxModel
@@ -65,3 +66,12 @@ def test_cli_export_int8_calibrates_on_training_faces(tmp_path: Path, fer_root: 
     p_int8 = EmotionRecognizer(path, tta=False, backend="int8").classify(crops)
     p_float = EmotionRecognizer(tta=False, backend="onnx").classify(crops)
     assert (p_int8.argmax(1) == p_float.argmax(1)).mean() >= 0.95
+
+
+def test_onnx_backends_name_a_bad_model_file(tmp_path: Path) -> None:
+    missing, not_onnx = tmp_path / "missing.onnx", tmp_path / "weights.onnx"
+    not_onnx.write_bytes(b"not a model")
+    for path, problem in ((missing, "no such ONNX model file"), (not_onnx, "not an ONNX model")):
+        for backend in ("onnx", "int8"):
+            with pytest.raises(FerxError, match=f"{path.name}: {problem}"):
+                EmotionRecognizer(path, backend=backend)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import FerxError
 from .files import atomic_path
 
 
@@ -24,7 +25,7 @@ def export_onnx(model: torch.nn.Module, path: str | os.PathLike, opset: int = 17
 def quantize_onnx(src: str | os.PathLike, dst: str | os.PathLike, calibration: np.ndarray, batch_size: int = 128) -> None:
     """Write an int8 copy of the float model `src`, activation ranges calibrated on uint8 faces (N, 48, 48).
 
-    Static QDQ, per-channel int8 weights, uint8 activations: 2.1x the float model's throughput on this
+    Static QDQ, per-channel int8 weights, uint8 activations: about 2x the float model's throughput on this
     AVX-512 VNNI CPU with the same test accuracy (benchmarks/inference.py).
     """
     from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
@@ -73,7 +74,12 @@ class OnnxModel:
         opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if threads:
             opts.intra_op_num_threads = threads
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        if not Path(path).is_file():
+            raise FerxError(f"{path}: no such ONNX model file")
+        try:
+            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
+            raise FerxError(f"{path}: not an ONNX model ({exc.__class__.__name__})") from None
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         (logits,) = self.session.run(["logits"], {"pixels": np.ascontiguousarray(x.numpy(), dtype=np.float32)})

@@ -34,7 +34,7 @@ class EmotionRecognizer:
     `tta`: average each face with its mirror image, as `ferx evaluate` does by default.
     `backend`: "torch", "onnx" (onnxruntime, CPU; `weights` then names an .onnx file), "int8" (the packaged
     int8 model or an .onnx from `ferx export --int8`: about twice as fast again), or "auto":
-    onnx for the packaged weights or an .onnx file on the CPU (6x faster here, benchmarks/inference.py), else torch.
+    onnx for the packaged weights or an .onnx file on the CPU (3-7x faster here, benchmarks/inference.py), else torch.
     """
 
     def __init__(
