@@ -87,8 +87,13 @@ def test_resume_after_kill_continues_the_same_run(run: Path, fer_root: Path, tmp
     proc.wait()
     killed_at = len(history(tmp_path))
     assert 1 <= killed_at < 3
+    first_attempt = torch.load(tmp_path / "last.pt", weights_only=False)["wall_seconds"]
     assert main(["train", "--resume", str(tmp_path)]) == 0
     assert history(tmp_path) == history(run)
+    rows = list(csv.DictReader(open(tmp_path / "history.csv")))
+    resumed_epochs = sum(float(r["seconds"]) for r in rows[killed_at:])
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert summary["train_wall_seconds"] >= first_attempt + resumed_epochs  # both attempts count
 
 
 def test_evaluate_a_plain_state_dict_of_another_variant(fer_root: Path, tmp_path: Path) -> None:

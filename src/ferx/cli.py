@@ -8,7 +8,6 @@ import os
 import platform
 import shlex
 import sys
-import time
 from pathlib import Path
 
 from .errors import FerxError
@@ -33,9 +32,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig(data=args.data, out=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           seed=args.seed, limit=args.limit, patience=args.patience, val_fraction=args.val_fraction,
                           model=args.model, bf16=not args.no_bf16)
-    t0 = time.time()
     summary = train(cfg, resume=bool(args.resume))
-    summary.update(train_wall_seconds=time.time() - t0, machine=_machine(), command=_command(args))
+    summary.update(machine=_machine(), command=_command(args))
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     config = json.loads((out / "config.json").read_text())  # the resumed run's own data and limit
     metrics = evaluate_run(out / "best_model.pt", config["data"], out, limit=config["limit"],

@@ -109,7 +109,10 @@ def write_history(history: list[dict], path: Path) -> None:
 
 
 def train(cfg: TrainConfig, resume: bool = False) -> dict:
-    """Train, writing best_model.pt, last.pt, history.csv and config.json into cfg.out; returns the run summary."""
+    """Train, writing best_model.pt, last.pt, history.csv and config.json into cfg.out; returns the run summary.
+
+    On resume, wall time adds up each attempt's time to its last saved epoch.
+    """
     out = Path(cfg.out)
     last_path = out / "last.pt"
     state = None
@@ -119,6 +122,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         state = torch.load(last_path, weights_only=False)
         cfg = TrainConfig.from_dict(state["config"])
         cfg.out = str(out)
+    t_start = time.time()
+    wall_before = state.get("wall_seconds", 0.0) if state is not None else 0.0  # earlier attempts of this run
     torch.manual_seed(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     splits = load_dataset(cfg.data, cfg.val_fraction, cfg.seed, cfg.limit)
@@ -167,10 +172,12 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
             "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
             "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
             "history": history, "best_acc": best_acc, "best_epoch": best_epoch,
+            "wall_seconds": wall_before + time.time() - t_start,
         }, last_path)
         write_history(history, out / "history.csv")
         log.info("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2e  %.0fs%s",
                  epoch, cfg.epochs, tr["loss"], tr["acc"], va["loss"], va["acc"], lr, row["seconds"],
                  "  *best" if best_epoch == epoch else "")
     return {"best_epoch": best_epoch, "best_val_acc": best_acc, "epochs_run": len(history),
-            "train_seconds": sum(r["seconds"] for r in history)}
+            "train_seconds": sum(r["seconds"] for r in history),
+            "train_wall_seconds": wall_before + time.time() - t_start}
