@@ -1,6 +1,6 @@
 """Bounded load test of `ferx serve` on loopback: N requests, C concurrent; prints errors, p50/p95 and req/s.
 
-Usage: python benchmarks/load_test.py [--requests 500] [--concurrency 16] [--backend torch]
+Usage: python benchmarks/load_test.py [--requests 500] [--concurrency 16] [--backend auto]
 """
 from __future__ import annotations
 
@@ -49,7 +49,7 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--requests", type=int, default=500)
     p.add_argument("--concurrency", type=int, default=16)
-    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx"])
+    p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "int8"])
     p.add_argument("--data", default="../shared/fer2013")
     args = p.parse_args()
     with socket.socket() as s:

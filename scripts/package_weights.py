@@ -12,7 +12,7 @@ from pathlib import Path
 
 import torch
 
-from ferx.export import calibration_faces, export_int8, export_onnx
+from ferx.export import calibration_faces, export_onnx, quantize_onnx
 from ferx.weights import PRETRAINED, load_weights, save_packaged
 
 p = argparse.ArgumentParser()
@@ -27,8 +27,7 @@ state = torch.load(run / "best_model.pt", map_location="cpu", weights_only=True)
 dest = Path(__file__).resolve().parents[1] / "src" / "ferx" / "weights" / PRETRAINED
 save_packaged(state, config["model"], {"test": headline, "tta": metrics.get("default") == "tta"}, dest)
 print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
-model = load_weights(dest)
-export_onnx(model, dest.with_suffix(".onnx"))
-export_int8(model, dest.with_suffix(".int8.onnx"), calibration_faces(args.data))
+export_onnx(load_weights(dest), dest.with_suffix(".onnx"))
+quantize_onnx(dest.with_suffix(".onnx"), dest.with_suffix(".int8.onnx"), calibration_faces(args.data))
 for path in (dest.with_suffix(".onnx"), dest.with_suffix(".int8.onnx")):
     print(f"wrote {path} ({path.stat().st_size / 1e6:.1f} MB)")
