@@ -1,4 +1,4 @@
-"""Batch-level augmentation as tensor ops: one random affine (flip, shift, rotation, scale) and random erasing."""
+"""Batch-level augmentation as tensor ops: one random affine (flip, shift, rotation, scale), random erasing, mixup."""
 from __future__ import annotations
 
 import math
@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
+from scipy.special import betaincinv
 
 
 @dataclass
@@ -50,3 +51,13 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
         noise = torch.rand(x.shape, generator=gen)
         x = torch.where(box.unsqueeze(1), noise, x)
     return x
+
+
+def mixup(x: torch.Tensor, alpha: float, gen: torch.Generator) -> tuple[torch.Tensor, torch.Tensor, float]:
+    """Blend the batch with a shuffled copy of itself (Zhang et al. 2018); returns images, partner order, weight.
+
+    The Beta(alpha, alpha) weight comes from `gen` through the inverse CDF, so resumed runs draw the same.
+    """
+    lam = float(betaincinv(alpha, alpha, torch.rand(1, generator=gen).item()))
+    perm = torch.randperm(len(x), generator=gen)
+    return lam * x + (1 - lam) * x[perm], perm, lam
