@@ -10,7 +10,7 @@ import torch
 from ferx import CLASSES, MiniXception, load_pretrained
 from ferx.data import load_train_test
 from ferx.metrics import compute_metrics
-from ferx.train import predict_logits
+from ferx.train import TrainConfig, predict_logits
 from ferx.weights import pretrained_path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -20,6 +20,17 @@ RESULTS = ROOT / "results"
 @pytest.fixture(scope="module")
 def metrics() -> dict:
     return json.loads((RESULTS / "metrics.json").read_text())
+
+
+def test_shipped_run_used_todays_default_recipe() -> None:
+    """`ferx train` with its defaults is the command that made the shipped model (issue 3)."""
+    shipped = json.loads((RESULTS / "config.json").read_text())
+    assert TrainConfig.from_dict(shipped) == TrainConfig(data=shipped["data"], out=shipped["out"])
+    # Options added after that run must default to what the code then did: off.
+    later = {"mixup_alpha": 0.0, "ema_warmup": False}
+    default = TrainConfig()
+    for key in set(vars(default)) - set(shipped):
+        assert key in later and getattr(default, key) == later[key], key
 
 
 def test_load_pretrained_offline() -> None:

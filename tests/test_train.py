@@ -105,3 +105,19 @@ def test_evaluate_a_plain_state_dict_of_another_variant(fer_root: Path, tmp_path
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["params"] == 56_951 and metrics["tta"]["n_images"] == 70
+
+
+def test_mixup_and_ema_warmup_options(run: Path, fer_root: Path, tmp_path: Path) -> None:
+    def gap(out: Path) -> float:
+        """Distance between the weight average and the trained weights at the end of the run."""
+        state = torch.load(out / "last.pt", weights_only=False)
+        ema = {k.removeprefix("module."): v for k, v in state["ema"].items()}
+        return sum((ema[k] - v).float().norm().item() for k, v in state["model"].items() if v.is_floating_point())
+
+    out = tmp_path / "warm"
+    assert main(["train", "--data", str(fer_root), "--out", str(out), *ARGS, "--mixup", "0.2", "--ema-warmup"]) == 0
+    config = json.loads((out / "config.json").read_text())
+    assert config["mixup_alpha"] == 0.2 and config["ema_warmup"] is True
+    assert history(out) != history(run)  # mixup changed what the model saw
+    # ~24 updates: a fixed 0.999 average is still almost the random init, the warmed-up one follows the model.
+    assert gap(out) < 0.5 * gap(run)

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from torch.optim.swa_utils import AveragedModel
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment_batch, mixup
@@ -36,8 +36,9 @@ class TrainConfig:
     lr: float = 3e-3  # peak of the one-cycle schedule
     weight_decay: float = 0.05
     label_smoothing: float = 0.1
-    mixup_alpha: float = 0.2  # Beta(alpha, alpha) mixup weight; 0 disables. Against FER-2013's noisy labels
+    mixup_alpha: float = 0.0  # Beta(alpha, alpha) mixup weight; 0 disables (0.2 lost accuracy: docs/experiments.md)
     ema_decay: float = 0.999  # 0 disables the weight average; validation and checkpoints use the average
+    ema_warmup: bool = False  # ramp the decay up from 0.1; makes short runs' and early epochs' averages meaningful
     patience: int = 15  # epochs without a better validation accuracy before stopping
     val_fraction: float = 0.1
     seed: int = 0
@@ -80,7 +81,7 @@ def ema_warmup_fn(decay: float):
 
     @torch.no_grad()
     def update(ema_params: list[torch.Tensor], params: list[torch.Tensor], n_averaged: torch.Tensor) -> None:
-        # A fixed 0.999 from step one left the average at the random init (val acc 0.25) for ~10 epochs.
+        # A fixed 0.999 from step one leaves the average near the random init (val acc 0.25) for ~10 epochs.
         n = n_averaged.item()
         d = min(decay, (1 + n) / (10 + n))
         if torch.is_floating_point(ema_params[0]):
@@ -160,7 +161,8 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     )
     ema = None
     if cfg.ema_decay:
-        ema = AveragedModel(model, multi_avg_fn=ema_warmup_fn(cfg.ema_decay), use_buffers=True)
+        avg_fn = ema_warmup_fn(cfg.ema_decay) if cfg.ema_warmup else get_ema_multi_avg_fn(cfg.ema_decay)
+        ema = AveragedModel(model, multi_avg_fn=avg_fn, use_buffers=True)
     history: list[dict] = []
     best_acc, best_epoch, start_epoch = -1.0, 0, 1
     if state is not None:
