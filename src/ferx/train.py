@@ -109,8 +109,9 @@ def train_one_epoch(model, optimizer, scheduler, ema, split: Split, cfg: TrainCo
             y2 = y[perm]
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=cfg.bf16):
             logits = model(x)
-            loss = lam * F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing) + (
-                1 - lam) * F.cross_entropy(logits.float(), y2, label_smoothing=cfg.label_smoothing)
+            loss = F.cross_entropy(logits.float(), y, label_smoothing=cfg.label_smoothing)
+            if cfg.mixup_alpha > 0:
+                loss = lam * loss + (1 - lam) * F.cross_entropy(logits.float(), y2, label_smoothing=cfg.label_smoothing)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
