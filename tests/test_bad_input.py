@@ -106,3 +106,9 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 def test_resume_without_state(tmp_path: Path, capsys) -> None:
     err = error_line(capsys, ["train", "--resume", str(tmp_path)])
     assert "last.pt" in err and "no training state" in err
+
+
+def test_negative_mixup_alpha(fer_root: Path, tmp_path: Path, capsys) -> None:
+    err = error_line(capsys, [*train_args(fer_root, tmp_path), "--mixup", "-1"])
+    assert "--mixup -1" in err and "positive" in err
+    assert not (tmp_path / "out").exists(), "nothing written"

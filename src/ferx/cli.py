@@ -28,6 +28,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         out = Path(args.resume)
         cfg = TrainConfig(out=str(out))
     else:
+        if args.mixup < 0:
+            raise FerxError(f"--mixup {args.mixup:g}: the Beta alpha must be positive, or 0 for no mixup")
         out = Path(args.out)
         cfg = TrainConfig(data=args.data, out=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           seed=args.seed, limit=args.limit, patience=args.patience, val_fraction=args.val_fraction,
