@@ -30,10 +30,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     else:
         if args.mixup < 0:
             raise FerxError(f"--mixup {args.mixup:g}: the Beta alpha must be positive, or 0 for no mixup")
+        if args.class_weight < 0:
+            raise FerxError(f"--class-weight {args.class_weight:g}: the power must be positive, or 0 for an unweighted loss")
         out = Path(args.out)
         cfg = TrainConfig(data=args.data, out=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           seed=args.seed, limit=args.limit, patience=args.patience, val_fraction=args.val_fraction,
-                          model=args.model, bf16=not args.no_bf16, mixup_alpha=args.mixup, ema_warmup=args.ema_warmup)
+                          model=args.model, bf16=not args.no_bf16, mixup_alpha=args.mixup, ema_warmup=args.ema_warmup,
+                          class_weight_power=args.class_weight)
     summary = train(cfg, resume=bool(args.resume))
     summary.update(machine=_machine(), command=_command(args))
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
@@ -170,7 +173,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--batch-size", type=int, default=d.batch_size)
     t.add_argument("--lr", type=float, default=d.lr, help="peak learning rate of the one-cycle schedule")
     t.add_argument("--mixup", type=float, default=d.mixup_alpha, help="mixup Beta alpha (0 turns mixup off)")
-    t.add_argument("--ema-warmup", action="store_true", help="ramp the weight-average decay up (for short runs)")
+    t.add_argument("--ema-warmup", action=argparse.BooleanOptionalAction, default=d.ema_warmup,
+                   help="ramp the weight-average decay up from 0.1 (default: on)")
+    t.add_argument("--class-weight", type=float, default=d.class_weight_power, metavar="POWER",
+                   help=f"weigh each class's loss by count^-POWER (default {d.class_weight_power:g}; 0 = unweighted)")
     t.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
     t.add_argument("--val-fraction", type=float, default=d.val_fraction)
     t.add_argument("--seed", type=int, default=d.seed)
