@@ -23,7 +23,8 @@ def row(run: Path) -> str:
     config = (f"{cfg['model']} ({metrics['params'] / 1e3:.0f}K params), {cfg['epochs']} epochs{limit}, "
               f"bs {cfg['batch_size']}, lr {cfg['lr']:g}, wd {cfg['weight_decay']:g}, ls {cfg['label_smoothing']:g}, "
               f"EMA {cfg['ema_decay']:g}" + (" with warm-up" if cfg.get("ema_warmup") else "")
-              + (f", mixup {cfg['mixup_alpha']:g}" if cfg.get("mixup_alpha") else ""))
+              + (f", mixup {cfg['mixup_alpha']:g}" if cfg.get("mixup_alpha") else "")
+              + (f", class weight count^-{cfg['class_weight_power']:g}" if cfg.get("class_weight_power") else ""))
     t, n = metrics["tta"], metrics["no_tta"]
     return (f"| `{run}` | {config} | {best['val_acc']:.4f} (epoch {int(best['epoch'])}) | {n['accuracy']:.4f} | "
             f"{t['accuracy']:.4f} | {t['macro_f1']:.4f} | {t['micro_auc']:.4f} | {minutes:.1f} |")

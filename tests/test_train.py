@@ -10,12 +10,14 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
 from ferx import MiniXception
 from ferx.cli import main
 from ferx.report import ARTEFACTS
+from ferx.train import class_weights
 
 ARGS = ["--epochs", "3", "--limit", "500", "--batch-size", "64"]
 
@@ -107,17 +109,27 @@ def test_evaluate_a_plain_state_dict_of_another_variant(fer_root: Path, tmp_path
     assert metrics["params"] == 56_951 and metrics["tta"]["n_images"] == 70
 
 
-def test_mixup_and_ema_warmup_options(run: Path, fer_root: Path, tmp_path: Path) -> None:
+def test_mixup_class_weight_and_ema_warmup_options(run: Path, fer_root: Path, tmp_path: Path) -> None:
     def gap(out: Path) -> float:
         """Distance between the weight average and the trained weights at the end of the run."""
         state = torch.load(out / "last.pt", weights_only=False)
         ema = {k.removeprefix("module."): v for k, v in state["ema"].items()}
         return sum((ema[k] - v).float().norm().item() for k, v in state["model"].items() if v.is_floating_point())
 
-    out = tmp_path / "warm"
-    assert main(["train", "--data", str(fer_root), "--out", str(out), *ARGS, "--mixup", "0.2", "--ema-warmup"]) == 0
+    out = tmp_path / "fixed"
+    args = [*ARGS, "--mixup", "0.2", "--no-ema-warmup", "--class-weight", "0"]
+    assert main(["train", "--data", str(fer_root), "--out", str(out), *args]) == 0
     config = json.loads((out / "config.json").read_text())
-    assert config["mixup_alpha"] == 0.2 and config["ema_warmup"] is True
+    assert config["mixup_alpha"] == 0.2 and config["ema_warmup"] is False and config["class_weight_power"] == 0
     assert history(out) != history(run)  # mixup changed what the model saw
-    # ~24 updates: a fixed 0.999 average is still almost the random init, the warmed-up one follows the model.
-    assert gap(out) < 0.5 * gap(run)
+    # ~24 updates: a fixed 0.999 average is still almost the random init, the warmed-up default follows the model.
+    assert gap(run) < 0.5 * gap(out)
+
+
+def test_class_weights_favour_rare_classes() -> None:
+    labels = np.array([0] * 64 + [1] * 16 + [2] * 4)  # class 3 absent
+    w = class_weights(labels, 4, 0.5)
+    assert torch.allclose(w[:3] / w[0], torch.tensor([1.0, 2.0, 4.0]))  # count^-0.5
+    assert w[3] == 0
+    assert torch.isclose(w[labels].mean(), torch.tensor(1.0))  # the average training image keeps weight 1
+    assert torch.equal(class_weights(labels, 4, 0.0)[:3], torch.ones(3))

@@ -34,7 +34,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise FerxError(f"--class-weight {args.class_weight:g}: the power must be positive, or 0 for an unweighted loss")
         out = Path(args.out)
         cfg = TrainConfig(data=args.data, out=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          seed=args.seed, limit=args.limit, patience=args.patience, val_fraction=args.val_fraction,
+                          weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, patience=args.patience, val_fraction=args.val_fraction,
                           model=args.model, bf16=not args.no_bf16, mixup_alpha=args.mixup, ema_warmup=args.ema_warmup,
                           class_weight_power=args.class_weight)
     summary = train(cfg, resume=bool(args.resume))
@@ -172,6 +172,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--epochs", type=int, default=d.epochs)
     t.add_argument("--batch-size", type=int, default=d.batch_size)
     t.add_argument("--lr", type=float, default=d.lr, help="peak learning rate of the one-cycle schedule")
+    t.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW decoupled weight decay")
     t.add_argument("--mixup", type=float, default=d.mixup_alpha, help="mixup Beta alpha (0 turns mixup off)")
     t.add_argument("--ema-warmup", action=argparse.BooleanOptionalAction, default=d.ema_warmup,
                    help="ramp the weight-average decay up from 0.1 (default: on)")

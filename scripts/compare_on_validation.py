@@ -1,0 +1,39 @@
+"""Which run's checkpoint is better on the validation split? Accuracy and macro F1 on the default path.
+
+Usage: python scripts/compare_on_validation.py RUN_DIR_OR_WEIGHTS [...] [--data ../shared/fer2013]
+Prints, per checkpoint, validation accuracy, macro F1 and their mean with flip TTA (the default prediction
+path) and as a single pass. Only the validation split is read: this is the script that makes choices.
+"""
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import torch
+
+from ferx.data import load_dataset
+from ferx.metrics import compute_metrics
+from ferx.train import predict_logits
+from ferx.weights import load_weights
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    p.add_argument("runs", nargs="+", help="run folders (their best_model.pt) or weight files")
+    p.add_argument("--data", default="../shared/fer2013")
+    p.add_argument("--val-fraction", type=float, default=0.1)
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    val = load_dataset(args.data, args.val_fraction, args.seed)["val"]
+    print(f"validation split, {len(val)} images")
+    for run in args.runs:
+        path = Path(run) / "best_model.pt" if Path(run).is_dir() else Path(run)
+        plain, mirror = predict_logits(load_weights(path), val.images, flip=True)
+        for name, logits in (("flip TTA", (plain + mirror) / 2), ("single", plain)):
+            m = compute_metrics(val.labels, torch.softmax(logits, 1).numpy())
+            print(f"{str(path):45s} {name:8s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "
+                  f"mean {(m['accuracy'] + m['macro_f1']) / 2:.4f}")
+
+
+if __name__ == "__main__":
+    main()
