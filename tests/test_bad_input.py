@@ -108,13 +108,8 @@ def test_resume_without_state(tmp_path: Path, capsys) -> None:
     assert "last.pt" in err and "no training state" in err
 
 
-def test_negative_mixup_alpha(fer_root: Path, tmp_path: Path, capsys) -> None:
-    err = error_line(capsys, [*train_args(fer_root, tmp_path), "--mixup", "-1"])
-    assert "--mixup -1" in err and "positive" in err
-    assert not (tmp_path / "out").exists(), "nothing written"
-
-
-def test_negative_class_weight_power(fer_root: Path, tmp_path: Path, capsys) -> None:
-    err = error_line(capsys, [*train_args(fer_root, tmp_path), "--class-weight", "-0.5"])
-    assert "--class-weight -0.5" in err and "positive" in err
+@pytest.mark.parametrize("flag", ["--mixup", "--class-weight", "--weight-decay"])
+def test_negative_training_option(flag: str, fer_root: Path, tmp_path: Path, capsys) -> None:
+    err = error_line(capsys, [*train_args(fer_root, tmp_path), flag, "-0.5"])
+    assert f"{flag} -0.5" in err and "positive" in err
     assert not (tmp_path / "out").exists(), "nothing written"

@@ -116,14 +116,15 @@ def test_mixup_class_weight_and_ema_warmup_options(run: Path, fer_root: Path, tm
         ema = {k.removeprefix("module."): v for k, v in state["ema"].items()}
         return sum((ema[k] - v).float().norm().item() for k, v in state["model"].items() if v.is_floating_point())
 
-    out = tmp_path / "fixed"
-    args = [*ARGS, "--mixup", "0.2", "--no-ema-warmup", "--class-weight", "0"]
+    out = tmp_path / "options"
+    args = [*ARGS, "--mixup", "0.2", "--ema-warmup", "--class-weight", "0.5", "--weight-decay", "0.1"]
     assert main(["train", "--data", str(fer_root), "--out", str(out), *args]) == 0
     config = json.loads((out / "config.json").read_text())
-    assert config["mixup_alpha"] == 0.2 and config["ema_warmup"] is False and config["class_weight_power"] == 0
-    assert history(out) != history(run)  # mixup changed what the model saw
-    # ~24 updates: a fixed 0.999 average is still almost the random init, the warmed-up default follows the model.
-    assert gap(run) < 0.5 * gap(out)
+    assert (config["mixup_alpha"], config["ema_warmup"], config["class_weight_power"], config["weight_decay"]) == (
+        0.2, True, 0.5, 0.1)
+    assert history(out) != history(run)  # mixup and the weighted loss changed what the model saw
+    # ~24 updates: a fixed 0.999 average is still almost the random init, the warmed-up one follows the model.
+    assert gap(out) < 0.5 * gap(run)
 
 
 def test_class_weights_favour_rare_classes() -> None:

@@ -28,15 +28,15 @@ def cmd_train(args: argparse.Namespace) -> int:
         out = Path(args.resume)
         cfg = TrainConfig(out=str(out))
     else:
-        if args.mixup < 0:
-            raise FerxError(f"--mixup {args.mixup:g}: the Beta alpha must be positive, or 0 for no mixup")
-        if args.class_weight < 0:
-            raise FerxError(f"--class-weight {args.class_weight:g}: the power must be positive, or 0 for an unweighted loss")
+        for flag, value in (("--mixup", args.mixup), ("--class-weight", args.class_weight),
+                            ("--weight-decay", args.weight_decay)):
+            if value < 0:
+                raise FerxError(f"{flag} {value:g}: must be positive, or 0 to turn it off")
         out = Path(args.out)
         cfg = TrainConfig(data=args.data, out=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, patience=args.patience, val_fraction=args.val_fraction,
-                          model=args.model, bf16=not args.no_bf16, mixup_alpha=args.mixup, ema_warmup=args.ema_warmup,
-                          class_weight_power=args.class_weight)
+                          weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, patience=args.patience,
+                          val_fraction=args.val_fraction, model=args.model, bf16=not args.no_bf16,
+                          mixup_alpha=args.mixup, ema_warmup=args.ema_warmup, class_weight_power=args.class_weight)
     summary = train(cfg, resume=bool(args.resume))
     summary.update(machine=_machine(), command=_command(args))
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
