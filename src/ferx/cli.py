@@ -175,9 +175,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW decoupled weight decay")
     t.add_argument("--mixup", type=float, default=d.mixup_alpha, help="mixup Beta alpha (0 turns mixup off)")
     t.add_argument("--ema-warmup", action=argparse.BooleanOptionalAction, default=d.ema_warmup,
-                   help="ramp the weight-average decay up from 0.1 (default: on)")
+                   help="ramp the weight-average decay up from 0.1 (for short runs)")
     t.add_argument("--class-weight", type=float, default=d.class_weight_power, metavar="POWER",
-                   help=f"weigh each class's loss by count^-POWER (default {d.class_weight_power:g}; 0 = unweighted)")
+                   help="weigh each class's loss by its training count^-POWER (0: unweighted)")
     t.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
     t.add_argument("--val-fraction", type=float, default=d.val_fraction)
     t.add_argument("--seed", type=int, default=d.seed)

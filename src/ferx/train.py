@@ -34,7 +34,7 @@ class TrainConfig:
     epochs: int = 72  # the most that fit the 90-minute budget on 2 cores (docs/experiments.md)
     batch_size: int = 128
     lr: float = 3e-3  # peak of the one-cycle schedule
-    weight_decay: float = 0.05  # 0.1 lost 0.0xx validation accuracy: docs/experiments.md
+    weight_decay: float = 0.05  # 0.1 trailed on validation: docs/experiments.md
     label_smoothing: float = 0.1
     mixup_alpha: float = 0.0  # Beta(alpha, alpha) mixup weight; 0 disables (0.2 lost accuracy: docs/experiments.md)
     ema_decay: float = 0.999  # 0 disables the weight average; validation and checkpoints use the average
