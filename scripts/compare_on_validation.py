@@ -9,11 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-import torch
-
 from ferx.data import load_dataset
+from ferx.evaluate import tta_probs
 from ferx.metrics import compute_metrics
-from ferx.train import predict_logits
 from ferx.weights import load_weights
 
 
@@ -28,9 +26,9 @@ def main() -> None:
     print(f"validation split, {len(val)} images")
     for run in args.runs:
         path = Path(run) / "best_model.pt" if Path(run).is_dir() else Path(run)
-        plain, mirror = predict_logits(load_weights(path), val.images, flip=True)
-        for name, logits in (("flip TTA", (plain + mirror) / 2), ("single", plain)):
-            m = compute_metrics(val.labels, torch.softmax(logits, 1).numpy())
+        probs = tta_probs(load_weights(path), val.images)
+        for name, key in (("flip TTA", "tta"), ("single", "no_tta")):
+            m = compute_metrics(val.labels, probs[key])
             print(f"{str(path):45s} {name:8s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "
                   f"mean {(m['accuracy'] + m['macro_f1']) / 2:.4f}")
 

@@ -37,6 +37,12 @@ def read_history(path: Path) -> list[dict] | None:
         return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
+def tta_probs(model: torch.nn.Module, images: np.ndarray) -> dict[str, np.ndarray]:
+    """Class probabilities of a single pass ("no_tta") and of face and mirror logits averaged ("tta")."""
+    plain, mirror = predict_logits(model, images, flip=True)
+    return {"no_tta": torch.softmax(plain, 1).numpy(), "tta": torch.softmax((plain + mirror) / 2, 1).numpy()}
+
+
 def evaluate_run(
     weights: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
     limit: int | None = None, seed: int = 0, tta: bool = True, command: str = "", model: str = "emo",
@@ -46,8 +52,7 @@ def evaluate_run(
     net = load_weights(weights, model=model)
     test = stratified_limit(load_train_test(data)["test"], limit, seed)
     metrics: dict = {"default": "tta" if tta else "no_tta", "weights": str(weights), **model_cost(net)}
-    plain, mirror = predict_logits(net, test.images, flip=True)
-    probs = {"no_tta": torch.softmax(plain, 1).numpy(), "tta": torch.softmax((plain + mirror) / 2, 1).numpy()}
+    probs = tta_probs(net, test.images)
     for key, p in probs.items():
         metrics[key] = compute_metrics(test.labels, p)
     default = probs[metrics["default"]]
