@@ -36,7 +36,8 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig(data=args.data, out=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, patience=args.patience,
                           val_fraction=args.val_fraction, model=args.model, bf16=not args.no_bf16,
-                          mixup_alpha=args.mixup, ema_warmup=args.ema_warmup, class_weight_power=args.class_weight)
+                          mixup_alpha=args.mixup, ema_warmup=args.ema_warmup, class_weight_power=args.class_weight,
+                          device=args.device)
     summary = train(cfg, resume=bool(args.resume))
     summary.update(machine=_machine(), command=_command(args))
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
@@ -184,6 +185,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--limit", type=int, help="at most this many images per split (quick look)")
     t.add_argument("--model", default=d.model, help="model variant: emo (default) or original")
     t.add_argument("--no-bf16", action="store_true", help="train in float32")
+    t.add_argument("--device", default=d.device, help="torch device to train on, e.g. cpu (default) or cuda")
     t.set_defaults(func=cmd_train)
 
     e = sub.add_parser("evaluate", help="evaluate weights on the test split and write the results folder")

@@ -1,0 +1,175 @@
+"""Run many training recipes side by side on one GPU and rank them on the validation split only.
+
+The ferx loop (`ferx.train.train`, `device="cuda"`), one process per recipe, all sharing the GPU. Only the
+training split travels: the test split is never read, so nothing here can leak it into a choice.
+
+    python scripts/gpu_search.py pack --data ../shared/fer2013 --out .gpu/train.npy.xz  # here: train split only
+    python scripts/gpu_search.py run --arrays .gpu/train.npy.xz --out $OUT             # on the GPU machine
+
+`run` writes search.json (per recipe: overrides, history, validation accuracy / macro F1 / micro AUC with and
+without flip TTA, state) every 20 s and at the end, so a run cut off by its time limit still reports.
+Every recipe keeps seed 0's validation split; `seed` changes only the initialisation and the augmentation draws.
+"""
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import lzma
+import os
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+# name -> TrainConfig overrides; "augment" merges into AugmentConfig, "arch" defines the model variant.
+GRID: dict[str, dict] = {
+    "base-s0": {},
+    "base-s1": {"seed": 1},
+    "base-s2": {"seed": 2},
+    "wd0.02": {"weight_decay": 0.02},
+    "aug-light": {"augment": {"erase": 0.25, "max_rotate": 10.0, "scale": (0.9, 1.1)}},
+    "lr5e-3": {"lr": 5e-3},
+    "ls0.05": {"label_smoothing": 0.05},
+    "cw0.25": {"class_weight_power": 0.25},
+    "deep-narrow": {"arch": {"widths": (48, 96, 192, 384), "depth": 3}},
+}
+
+
+def pack(data: str, out: str) -> None:
+    from ferx.data import load_train_test
+
+    train = load_train_test(data)["train"]
+    Path(out).parent.mkdir(parents=True, exist_ok=True)
+    with lzma.open(out, "wb") as f:  # xz: 47 MiB against zip's 60, under the 64 MiB a device call carries
+        np.save(f, train.images)
+        np.save(f, train.labels)
+    print(f"{out}: {len(train)} training images, {Path(out).stat().st_size / 2**20:.1f} MiB")
+
+
+def worker(name: str, arrays: str, root: str, device: str, smoke: bool = False) -> None:
+    """Train one recipe of GRID, then score its best checkpoint on validation (single pass and flip TTA)."""
+    import torch
+
+    import ferx.data
+    import ferx.model
+    import ferx.train
+    from ferx.augment import AugmentConfig
+    from ferx.evaluate import tta_probs
+    from ferx.metrics import compute_metrics
+    from ferx.weights import load_weights
+
+    torch.set_num_threads(1)
+    torch.backends.cudnn.benchmark = True
+    with lzma.open(arrays) as f:
+        train_split = ferx.data.Split(np.load(f), np.load(f))
+    empty = ferx.data.Split(np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64))
+    ferx.data.load_train_test = lambda *a, **k: {"train": train_split, "test": empty}
+    load_dataset = ferx.train.load_dataset
+    ferx.train.load_dataset = lambda root_, frac, seed, limit: load_dataset(root_, frac, 0, limit)
+
+    over = dict(GRID[name])
+    aug = AugmentConfig(**over.pop("augment", {}))
+    model = "emo"
+    if "arch" in over:
+        model = f"search-{name}"
+        ferx.model.MODEL_CONFIGS[model] = over.pop("arch")
+    if smoke:  # a seconds-long pass through everything, to try the script on a CPU
+        over.update(epochs=1, limit=600)
+    out = Path(root) / name
+    cfg = ferx.train.TrainConfig(data="(carried train split)", out=str(out), model=model, device=device,
+                                 augment=aug, **over)
+    t0 = time.time()
+    summary = ferx.train.train(cfg)
+    val = ferx.train.load_dataset(cfg.data, cfg.val_fraction, 0, cfg.limit)["val"]
+    net = load_weights(out / "best_model.pt", model=model)
+    probs = tta_probs(net, val.images)
+    result = {"summary": summary, "wall_seconds": time.time() - t0, "params": sum(p.numel() for p in net.parameters())}
+    for key, p in probs.items():
+        m = compute_metrics(val.labels, p)
+        result[key] = {k: m[k] for k in ("accuracy", "macro_f1", "micro_auc")}
+        result[key]["class_f1"] = {c: v["f1-score"] for c, v in m["per_class"].items()}
+    (out / "result.json").write_text(json.dumps(result, indent=2))
+
+
+def collect(root: Path, procs: dict[str, subprocess.Popen], started: float) -> dict:
+    report = {"elapsed_seconds": time.time() - started, "runs": {}}
+    for name in GRID:
+        run = root / name
+        entry: dict = {"overrides": GRID[name], "state": "not started"}
+        if name in procs:
+            rc = procs[name].poll()
+            entry["state"] = "running" if rc is None else ("done" if rc == 0 else f"exit {rc}")
+        if (run / "history.csv").exists():
+            with open(run / "history.csv", newline="") as f:
+                entry["history"] = [{k: float(v) for k, v in r.items()} for r in csv.DictReader(f)]
+        if (run / "result.json").exists():
+            entry.update(json.loads((run / "result.json").read_text()))
+        if (run / "log.txt").exists():
+            entry["log_tail"] = (run / "log.txt").read_text()[-600:]
+        report["runs"][name] = entry
+    return report
+
+
+def run(arrays: str, out: str, root: str, device: str, deadline: float, names: list[str], smoke: bool) -> None:
+    started = time.time()
+    out_dir, root_dir = Path(out), Path(root)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    procs: dict[str, subprocess.Popen] = {}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "PYTHONUNBUFFERED": "1", "TQDM_DISABLE": "1"}
+    for name in names:
+        (root_dir / name).mkdir(parents=True, exist_ok=True)
+        log = open(root_dir / name / "log.txt", "w")
+        procs[name] = subprocess.Popen([sys.executable, __file__, "worker", name, "--arrays", arrays, "--root", root,
+                                        "--device", device] + ["--smoke"] * smoke, stdout=log, stderr=subprocess.STDOUT, env=env)
+    while any(p.poll() is None for p in procs.values()) and time.time() - started < deadline:
+        time.sleep(20)
+        (out_dir / "search.json").write_text(json.dumps(collect(root_dir, procs, started), indent=1))
+    for p in procs.values():
+        if p.poll() is None:
+            p.kill()
+    report = collect(root_dir, procs, started)
+    (out_dir / "search.json").write_text(json.dumps(report, indent=1))
+    # Best checkpoints, four to an archive (each returned file is capped at 16 MiB).
+    done = [n for n in names if (root_dir / n / "best_model.pt").exists()]
+    for i in range(0, len(done), 4):
+        with tarfile.open(out_dir / f"weights-{i // 4}.tar", "w") as tar:
+            for n in done[i : i + 4]:
+                tar.add(root_dir / n / "best_model.pt", arcname=f"{n}.pt")
+    for name, r in report["runs"].items():
+        va = r.get("tta", {})
+        print(f"{name:12s} {r['state']:8s} epochs {len(r.get('history', [])):3d}  "
+              f"val TTA acc {va.get('accuracy', float('nan')):.4f}  macro F1 {va.get('macro_f1', float('nan')):.4f}")
+
+
+def main() -> None:
+    p = argparse.ArgumentParser()
+    sub = p.add_subparsers(dest="cmd", required=True)
+    a = sub.add_parser("pack")
+    a.add_argument("--data", default="../shared/fer2013")
+    a.add_argument("--out", default=".gpu/train.npy.xz")
+    w = sub.add_parser("worker")
+    w.add_argument("name", choices=list(GRID))
+    for q in (w, sub.add_parser("run")):
+        q.add_argument("--arrays", default=".gpu/train.npy.xz")
+        q.add_argument("--root", default="/tmp/ferx-search")
+        q.add_argument("--device", default="cuda")
+        q.add_argument("--smoke", action="store_true", help="1 epoch on 600 images per recipe")
+    r = sub.choices["run"]
+    r.add_argument("--out", required=True)
+    r.add_argument("--deadline", type=float, default=520, help="seconds before unfinished recipes are stopped")
+    r.add_argument("--only", nargs="*", choices=list(GRID), help="a subset of GRID")
+    args = p.parse_args()
+    if args.cmd == "pack":
+        pack(args.data, args.out)
+    elif args.cmd == "worker":
+        worker(args.name, args.arrays, args.root, args.device, args.smoke)
+    else:
+        run(args.arrays, args.out, args.root, args.device, args.deadline, args.only or list(GRID), args.smoke)
+
+
+if __name__ == "__main__":
+    main()
