@@ -9,7 +9,22 @@ import json
 import sys
 from pathlib import Path
 
+from ferx.augment import AugmentConfig
 from ferx.evaluate import read_history
+
+
+def augment_text(aug: dict) -> str:
+    """The augmentation settings that differ from today's defaults, or ""."""
+    names = {"flip": "flip p", "max_shift": "shift", "max_rotate": "rotate", "scale": "scale", "erase": "erase p"}
+    changed = []
+    for key, name in names.items():
+        value, default = aug.get(key), getattr(AugmentConfig(), key)
+        if isinstance(value, list):
+            value = tuple(value)
+        if value is not None and value != default:
+            text = "-".join(f"{v:g}" for v in value) if isinstance(value, tuple) else f"{value:g}"
+            changed.append(f"{name} {text}")
+    return f", augmentation {', '.join(changed)}" if changed else ""
 
 
 def row(run: Path) -> str:
@@ -24,7 +39,8 @@ def row(run: Path) -> str:
               f"bs {cfg['batch_size']}, lr {cfg['lr']:g}, wd {cfg['weight_decay']:g}, ls {cfg['label_smoothing']:g}, "
               f"EMA {cfg['ema_decay']:g}" + (" with warm-up" if cfg.get("ema_warmup") else "")
               + (f", mixup {cfg['mixup_alpha']:g}" if cfg.get("mixup_alpha") else "")
-              + (f", class weight count^-{cfg['class_weight_power']:g}" if cfg.get("class_weight_power") else ""))
+              + (f", class weight count^-{cfg['class_weight_power']:g}" if cfg.get("class_weight_power") else "")
+              + augment_text(cfg.get("augment", {})))
     t, n = metrics["tta"], metrics["no_tta"]
     return (f"| `{run}` | {config} | {best['val_acc']:.4f} (epoch {int(best['epoch'])}) | {n['accuracy']:.4f} | "
             f"{t['accuracy']:.4f} | {t['macro_f1']:.4f} | {t['micro_auc']:.4f} | {minutes:.1f} |")

@@ -5,6 +5,7 @@ training split travels: the test split is never read, so nothing here can leak i
 
     python scripts/gpu_search.py pack --data ../shared/fer2013 --out .gpu/train.npy.xz  # here: train split only
     python scripts/gpu_search.py run --arrays .gpu/train.npy.xz --out $OUT             # on the GPU machine
+    python scripts/gpu_search.py table $OUT/search.json                                # here: markdown table
 
 `run` writes search.json (per recipe: overrides, history, validation accuracy / macro F1 / micro AUC with and
 without flip TTA, state) every 20 s and at the end, so a run cut off by its time limit still reports.
@@ -25,7 +26,11 @@ from pathlib import Path
 
 import numpy as np
 
-# name -> TrainConfig overrides; "augment" merges into AugmentConfig, "arch" defines the model variant.
+# The recipe every entry of GRID changes: the first shipped model's (results/ until 2026-11-26), written out so the
+# search means the same after the defaults move. Keys are TrainConfig fields; "augment" holds AugmentConfig fields.
+BASE: dict = {"augment": {"flip": 0.5, "max_shift": 0.1, "max_rotate": 15.0, "scale": (0.85, 1.15), "erase": 0.5}}
+
+# name -> overrides of BASE ("augment" merges into BASE's); "arch" gives MiniXception arguments of a new variant.
 GRID: dict[str, dict] = {
     "base-s0": {},
     "base-s1": {"seed": 1},
@@ -71,8 +76,8 @@ def worker(name: str, arrays: str, root: str, device: str, smoke: bool = False) 
     load_dataset = ferx.train.load_dataset
     ferx.train.load_dataset = lambda root_, frac, seed, limit: load_dataset(root_, frac, 0, limit)
 
-    over = dict(GRID[name])
-    aug = AugmentConfig(**over.pop("augment", {}))
+    over = {**BASE, **GRID[name], "augment": {**BASE["augment"], **GRID[name].get("augment", {})}}
+    aug = AugmentConfig(**over.pop("augment"))
     model = "emo"
     if "arch" in over:
         model = f"search-{name}"
@@ -145,6 +150,25 @@ def run(arrays: str, out: str, root: str, device: str, deadline: float, names: l
               f"val TTA acc {va.get('accuracy', float('nan')):.4f}  macro F1 {va.get('macro_f1', float('nan')):.4f}")
 
 
+def table(path: str) -> None:
+    """Markdown table of a search.json: validation accuracy per recipe up to the last epoch every recipe reached."""
+    runs = json.loads(Path(path).read_text())["runs"]
+    runs = {n: r for n, r in runs.items() if r.get("history")}
+    common = min(len(r["history"]) for r in runs.values())
+    mid = min(30, common)
+    print(f"| recipe | overrides | epochs run | val acc, epoch {mid} | val acc, epoch {common} | best val acc, epochs 1-{common} "
+          "| val acc + macro F1, flip TTA | s/epoch |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    for name, r in runs.items():
+        h = r["history"]
+        tta = r.get("tta")
+        final = f"{tta['accuracy']:.4f} / {tta['macro_f1']:.4f}" if tta else "cut off"
+        secs = sorted(x["seconds"] for x in h)[len(h) // 2]
+        print(f"| {name} | {json.dumps(r['overrides']) if r['overrides'] else 'shipped recipe'} | {len(h)} "
+              f"| {h[mid - 1]['val_acc']:.4f} | {h[common - 1]['val_acc']:.4f} "
+              f"| {max(x['val_acc'] for x in h[:common]):.4f} | {final} | {secs:.1f} |")
+
+
 def main() -> None:
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -162,8 +186,11 @@ def main() -> None:
     r.add_argument("--out", required=True)
     r.add_argument("--deadline", type=float, default=520, help="seconds before unfinished recipes are stopped")
     r.add_argument("--only", nargs="*", choices=list(GRID), help="a subset of GRID")
+    sub.add_parser("table").add_argument("search_json")
     args = p.parse_args()
-    if args.cmd == "pack":
+    if args.cmd == "table":
+        table(args.search_json)
+    elif args.cmd == "pack":
         pack(args.data, args.out)
     elif args.cmd == "worker":
         worker(args.name, args.arrays, args.root, args.device, args.smoke)

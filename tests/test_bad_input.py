@@ -108,8 +108,21 @@ def test_resume_without_state(tmp_path: Path, capsys) -> None:
     assert "last.pt" in err and "no training state" in err
 
 
-@pytest.mark.parametrize("flag", ["--mixup", "--class-weight", "--weight-decay"])
-def test_negative_training_option(flag: str, fer_root: Path, tmp_path: Path, capsys) -> None:
-    err = error_line(capsys, [*train_args(fer_root, tmp_path), flag, "-0.5"])
-    assert f"{flag} -0.5" in err and "positive" in err
+@pytest.mark.parametrize("option,problem", [
+    (["--mixup", "-0.5"], "must be positive"), (["--class-weight", "-0.5"], "must be positive"),
+    (["--weight-decay", "-0.5"], "must be positive"), (["--rotate", "-0.5"], "must be positive"),
+    (["--erase", "1.5"], "between 0 and 1"), (["--scale", "1.1", "0.9"], "0 < LOW <= HIGH"),
+])
+def test_out_of_range_training_option(option: list[str], problem: str, fer_root: Path, tmp_path: Path, capsys) -> None:
+    err = error_line(capsys, [*train_args(fer_root, tmp_path), *option])
+    assert " ".join(option) in err and problem in err
+    assert not (tmp_path / "out").exists(), "nothing written"
+
+
+@pytest.mark.parametrize("device,problem", [("gpu", "not a torch device"), ("cuda", "sees no CUDA GPU")])
+def test_unusable_training_device(device: str, problem: str, small_dataset: Path, tmp_path: Path, capsys) -> None:
+    if device == "cuda" and torch.cuda.is_available():
+        pytest.skip("this machine has a CUDA GPU")
+    err = error_line(capsys, [*train_args(small_dataset, tmp_path), "--device", device])
+    assert f"--device {device}" in err and problem in err
     assert not (tmp_path / "out").exists(), "nothing written"

@@ -109,7 +109,7 @@ def test_evaluate_a_plain_state_dict_of_another_variant(fer_root: Path, tmp_path
     assert metrics["params"] == 56_951 and metrics["tta"]["n_images"] == 70
 
 
-def test_mixup_class_weight_and_ema_warmup_options(run: Path, fer_root: Path, tmp_path: Path) -> None:
+def test_training_options_reach_the_run(run: Path, fer_root: Path, tmp_path: Path) -> None:
     def gap(out: Path) -> float:
         """Distance between the weight average and the trained weights at the end of the run."""
         state = torch.load(out / "last.pt", weights_only=False)
@@ -117,11 +117,14 @@ def test_mixup_class_weight_and_ema_warmup_options(run: Path, fer_root: Path, tm
         return sum((ema[k] - v).float().norm().item() for k, v in state["model"].items() if v.is_floating_point())
 
     out = tmp_path / "options"
-    args = [*ARGS, "--mixup", "0.2", "--ema-warmup", "--class-weight", "0.5", "--weight-decay", "0.1"]
+    args = [*ARGS, "--mixup", "0.2", "--ema-warmup", "--class-weight", "0.5", "--weight-decay", "0.1",
+            "--rotate", "10", "--scale", "0.9", "1.1", "--erase", "0.25"]
     assert main(["train", "--data", str(fer_root), "--out", str(out), *args]) == 0
     config = json.loads((out / "config.json").read_text())
     assert (config["mixup_alpha"], config["ema_warmup"], config["class_weight_power"], config["weight_decay"]) == (
         0.2, True, 0.5, 0.1)
+    assert {k: config["augment"][k] for k in ("max_rotate", "scale", "erase", "flip")} == {
+        "max_rotate": 10.0, "scale": [0.9, 1.1], "erase": 0.25, "flip": 0.5}
     assert history(out) != history(run)  # mixup and the weighted loss changed what the model saw
     # ~24 updates: a fixed 0.999 average is still almost the random init, the warmed-up one follows the model.
     assert gap(out) < 0.5 * gap(run)

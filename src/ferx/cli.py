@@ -20,6 +20,7 @@ def _machine() -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from .augment import AugmentConfig
     from .evaluate import evaluate_run
     from .files import write_text
     from .train import TrainConfig, train
@@ -29,15 +30,20 @@ def cmd_train(args: argparse.Namespace) -> int:
         cfg = TrainConfig(out=str(out))
     else:
         for flag, value in (("--mixup", args.mixup), ("--class-weight", args.class_weight),
-                            ("--weight-decay", args.weight_decay)):
+                            ("--weight-decay", args.weight_decay), ("--rotate", args.rotate)):
             if value < 0:
                 raise FerxError(f"{flag} {value:g}: must be positive, or 0 to turn it off")
+        if not 0 <= args.erase <= 1:
+            raise FerxError(f"--erase {args.erase:g}: a probability, between 0 and 1")
+        if not 0 < args.scale[0] <= args.scale[1]:
+            raise FerxError(f"--scale {args.scale[0]:g} {args.scale[1]:g}: needs 0 < LOW <= HIGH")
+        augment = AugmentConfig(max_rotate=args.rotate, scale=tuple(args.scale), erase=args.erase)
         out = Path(args.out)
         cfg = TrainConfig(data=args.data, out=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
                           weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, patience=args.patience,
                           val_fraction=args.val_fraction, model=args.model, bf16=not args.no_bf16,
                           mixup_alpha=args.mixup, ema_warmup=args.ema_warmup, class_weight_power=args.class_weight,
-                          device=args.device)
+                          device=args.device, augment=augment)
     summary = train(cfg, resume=bool(args.resume))
     summary.update(machine=_machine(), command=_command(args))
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
@@ -179,6 +185,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="ramp the weight-average decay up from 0.1 (for short runs)")
     t.add_argument("--class-weight", type=float, default=d.class_weight_power, metavar="POWER",
                    help="weigh each class's loss by its training count^-POWER (0: unweighted)")
+    t.add_argument("--rotate", type=float, default=d.augment.max_rotate, metavar="DEG",
+                   help="largest random rotation, degrees")
+    t.add_argument("--scale", type=float, nargs=2, default=list(d.augment.scale), metavar=("LOW", "HIGH"),
+                   help="range of the random zoom")
+    t.add_argument("--erase", type=float, default=d.augment.erase, metavar="P",
+                   help="probability of random erasing per face")
     t.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
     t.add_argument("--val-fraction", type=float, default=d.val_fraction)
     t.add_argument("--seed", type=int, default=d.seed)
