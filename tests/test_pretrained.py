@@ -27,7 +27,7 @@ def test_shipped_run_used_todays_default_recipe() -> None:
     shipped = json.loads((RESULTS / "config.json").read_text())
     assert TrainConfig.from_dict(shipped) == TrainConfig(data=shipped["data"], out=shipped["out"])
     # Options added after that run must default to what the code then did: off.
-    later = {"mixup_alpha": 0.0, "ema_warmup": False, "class_weight_power": 0.0}
+    later = {"mixup_alpha": 0.0, "ema_warmup": False, "class_weight_power": 0.0, "device": "cpu"}
     default = TrainConfig()
     for key in set(vars(default)) - set(shipped):
         assert key in later and getattr(default, key) == later[key], key
