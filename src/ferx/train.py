@@ -175,7 +175,9 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
 
     model = build_model(cfg.model).to(device)
     # FER-2013 has 16x fewer disgust faces than happy ones; unweighted, disgust recall was 0.47.
-    weight = class_weights(splits["train"].labels, model.num_classes, cfg.class_weight_power).to(device) if cfg.class_weight_power else None
+    weight = None
+    if cfg.class_weight_power:
+        weight = class_weights(splits["train"].labels, model.num_classes, cfg.class_weight_power).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = -(-len(splits["train"]) // cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
