@@ -137,3 +137,31 @@ def test_class_weights_favour_rare_classes() -> None:
     assert w[3] == 0
     assert torch.isclose(w[labels].mean(), torch.tensor(1.0))  # the average training image keeps weight 1
     assert torch.equal(class_weights(labels, 4, 0.0)[:3], torch.ones(3))
+
+
+def test_class_weights_reach_every_training_loss(small_dataset: Path, tmp_path: Path, monkeypatch) -> None:
+    import torch.nn.functional as F
+
+    import ferx.train
+    from ferx.data import load_dataset
+
+    seen: list[torch.Tensor | None] = []
+    cross_entropy = F.cross_entropy
+
+    def spy(logits, target, weight=None, **kwargs):
+        seen.append(weight)
+        return cross_entropy(logits, target, weight, **kwargs)
+
+    monkeypatch.setattr(ferx.train.F, "cross_entropy", spy)
+    for f in sorted((small_dataset / "train" / "disgust").iterdir())[:8]:  # a rare class, as in FER-2013
+        f.unlink()
+    cfg = ferx.train.TrainConfig(data=str(small_dataset), out=str(tmp_path / "out"), epochs=1, batch_size=16,
+                                 class_weight_power=0.5, bf16=False)
+    ferx.train.train(cfg)
+    labels = load_dataset(cfg.data, cfg.val_fraction, cfg.seed)["train"].labels
+    steps = -(-len(labels) // cfg.batch_size)
+    assert len(seen) >= steps  # every training step; validation calls it too, unweighted
+    expected = class_weights(labels, 7, 0.5)
+    assert expected[1] > 1.5 * expected[0]  # disgust weighs more
+    assert all(torch.equal(w, expected) for w in seen[:steps])
+    assert all(w is None for w in seen[steps:])
