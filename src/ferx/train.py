@@ -39,7 +39,7 @@ class TrainConfig:
     mixup_alpha: float = 0.0  # Beta(alpha, alpha) mixup weight; 0 disables (0.2 lost accuracy: docs/experiments.md)
     ema_decay: float = 0.999  # 0 disables the weight average; validation and checkpoints use the average
     ema_warmup: bool = False  # ramp the decay up from 0.1; makes short runs' and early epochs' averages meaningful
-    class_weight_power: float = 0.0  # loss weight of a class ~ (training count)^-power; 0.5 lost: docs/experiments.md
+    class_weight_power: float = 0.25  # loss weight of a class ~ (training count)^-power; 0.5 lost: docs/experiments.md
     patience: int = 15  # epochs without a better validation accuracy before stopping
     val_fraction: float = 0.1
     seed: int = 0
