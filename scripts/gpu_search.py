@@ -166,7 +166,7 @@ def table(path: str) -> None:
         tta = r.get("tta")
         final = f"{tta['accuracy']:.4f} / {tta['macro_f1']:.4f}" if tta else "cut off"
         secs = sorted(x["seconds"] for x in h)[len(h) // 2]
-        print(f"| {name} | {json.dumps(r['overrides']) if r['overrides'] else 'shipped recipe'} | {len(h)} "
+        print(f"| {name} | {json.dumps(r['overrides']) if r['overrides'] else 'BASE'} | {len(h)} "
               f"| {h[mid - 1]['val_acc']:.4f} | {h[common - 1]['val_acc']:.4f} "
               f"| {max(x['val_acc'] for x in h[:common]):.4f} | {final} | {secs:.1f} |")
 
