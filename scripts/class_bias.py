@@ -13,14 +13,13 @@ import torch
 from sklearn.metrics import f1_score
 
 from ferx.data import load_dataset
-from ferx.train import predict_logits
+from ferx.views import predict_views
 from ferx.weights import load_weights
 
 
 def tta_log_probs(model: torch.nn.Module, images: np.ndarray) -> np.ndarray:
-    """Log-probabilities of the default path: logits of face and mirror averaged, as `ferx evaluate` does."""
-    plain, mirror = predict_logits(model, images, flip=True)
-    return torch.log_softmax((plain + mirror) / 2, 1).numpy()
+    """Log-probabilities of face and mirror logits averaged (the default path when this was run)."""
+    return torch.log_softmax(predict_views(model, images, "flip").mean(0), 1).numpy()
 
 
 def fit_bias(log_probs: np.ndarray, labels: np.ndarray, score) -> np.ndarray:

@@ -1,8 +1,8 @@
 """Which run's checkpoint is better on the validation split? Accuracy and macro F1 on the default path.
 
 Usage: python scripts/compare_on_validation.py RUN_DIR_OR_WEIGHTS [...] [--data ../shared/fer2013]
-Prints, per checkpoint, validation accuracy, macro F1 and their mean with flip TTA (the default prediction
-path) and as a single pass. Only the validation split is read: this is the script that makes choices.
+Prints, per checkpoint, validation accuracy, macro F1 and their mean under each test-time mode (six views,
+the default prediction path; face + mirror; a single pass). Only the validation split is read: this is the script that makes choices.
 """
 from __future__ import annotations
 
@@ -10,8 +10,8 @@ import argparse
 from pathlib import Path
 
 from ferx.data import load_dataset
-from ferx.evaluate import tta_probs
 from ferx.metrics import compute_metrics
+from ferx.views import NAMES, mode_probs, predict_views
 from ferx.weights import load_weights
 
 
@@ -26,10 +26,10 @@ def main() -> None:
     print(f"validation split, {len(val)} images")
     for run in args.runs:
         path = Path(run) / "best_model.pt" if Path(run).is_dir() else Path(run)
-        probs = tta_probs(load_weights(path), val.images)
-        for name, key in (("flip TTA", "tta"), ("single", "no_tta")):
+        probs = mode_probs(predict_views(load_weights(path), val.images))
+        for key, name in NAMES.items():
             m = compute_metrics(val.labels, probs[key])
-            print(f"{str(path):45s} {name:8s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "
+            print(f"{str(path):45s} {name:13s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "
                   f"mean {(m['accuracy'] + m['macro_f1']) / 2:.4f}")
 
 

@@ -41,13 +41,15 @@ def row(run: Path) -> str:
               + (f", mixup {cfg['mixup_alpha']:g}" if cfg.get("mixup_alpha") else "")
               + (f", class weight count^-{cfg['class_weight_power']:g}" if cfg.get("class_weight_power") else "")
               + augment_text(cfg.get("augment", {})))
-    t, n = metrics["tta"], metrics["no_tta"]
+    t, n, v = metrics["flip"], metrics["none"], metrics.get("views")
+    views = f"{v['accuracy']:.4f} / {v['macro_f1']:.4f}" if v else ""
     return (f"| `{run}` | {config} | {best['val_acc']:.4f} (epoch {int(best['epoch'])}) | {n['accuracy']:.4f} | "
-            f"{t['accuracy']:.4f} | {t['macro_f1']:.4f} | {t['micro_auc']:.4f} | {minutes:.1f} |")
+            f"{t['accuracy']:.4f} | {t['macro_f1']:.4f} | {t['micro_auc']:.4f} | {views} | {minutes:.1f} |")
 
 
 if __name__ == "__main__":
-    print("| run | configuration | best val acc | test acc | test acc, flip TTA | macro F1, TTA | micro AUC, TTA | minutes |")
-    print("|---|---|---:|---:|---:|---:|---:|---:|")
+    print("| run | configuration | best val acc | test acc | test acc, flip TTA | macro F1, flip TTA | micro AUC, flip TTA "
+          "| test acc / macro F1, six views | minutes |")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|")
     for arg in sys.argv[1:]:
         print(row(Path(arg)))

@@ -8,7 +8,7 @@ training split travels: the test split is never read, so nothing here can leak i
     python scripts/gpu_search.py table $OUT/search.json                                # here: markdown table
 
 `run` writes search.json (per recipe: overrides, history, validation accuracy / macro F1 / micro AUC with and
-without flip TTA, state) every 20 s and at the end, so a run cut off by its time limit still reports.
+under each test-time mode, state) every 20 s and at the end, so a run cut off by its time limit still reports.
 Every recipe keeps seed 0's validation split; `seed` changes only the initialisation and the augmentation draws.
 """
 from __future__ import annotations
@@ -57,15 +57,15 @@ def pack(data: str, out: str) -> None:
 
 
 def worker(name: str, arrays: str, root: str, device: str, smoke: bool = False) -> None:
-    """Train one recipe of GRID, then score its best checkpoint on validation (single pass and flip TTA)."""
+    """Train one recipe of GRID, then score its best checkpoint on validation (every test-time mode)."""
     import torch
 
     import ferx.data
     import ferx.model
     import ferx.train
     from ferx.augment import AugmentConfig
-    from ferx.evaluate import tta_probs
     from ferx.metrics import compute_metrics
+    from ferx.views import mode_probs, predict_views
     from ferx.weights import load_weights
 
     torch.set_num_threads(1)
@@ -93,7 +93,7 @@ def worker(name: str, arrays: str, root: str, device: str, smoke: bool = False) 
     summary = ferx.train.train(cfg)
     val = ferx.train.load_dataset(cfg.data, cfg.val_fraction, 0, cfg.limit)["val"]
     net = load_weights(out / "best_model.pt", model=model)
-    probs = tta_probs(net, val.images)
+    probs = mode_probs(predict_views(net, val.images))
     result = {"summary": summary, "wall_seconds": time.time() - t0, "params": sum(p.numel() for p in net.parameters())}
     for key, p in probs.items():
         m = compute_metrics(val.labels, p)
@@ -147,9 +147,9 @@ def run(arrays: str, out: str, root: str, device: str, deadline: float, names: l
             for n in done[i : i + 4]:
                 tar.add(root_dir / n / "best_model.pt", arcname=f"{n}.pt")
     for name, r in report["runs"].items():
-        va = r.get("tta", {})
+        va = r.get("views", {})
         print(f"{name:12s} {r['state']:8s} epochs {len(r.get('history', [])):3d}  "
-              f"val TTA acc {va.get('accuracy', float('nan')):.4f}  macro F1 {va.get('macro_f1', float('nan')):.4f}")
+              f"val six-view acc {va.get('accuracy', float('nan')):.4f}  macro F1 {va.get('macro_f1', float('nan')):.4f}")
 
 
 def table(path: str) -> None:
@@ -159,11 +159,11 @@ def table(path: str) -> None:
     common = min(len(r["history"]) for r in runs.values())
     mid = min(30, common)
     print(f"| recipe | overrides | epochs run | val acc, epoch {mid} | val acc, epoch {common} | best val acc, epochs 1-{common} "
-          "| val acc + macro F1, flip TTA | s/epoch |")
+          "| val acc + macro F1, six views | s/epoch |")
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for name, r in runs.items():
         h = r["history"]
-        tta = r.get("tta")
+        tta = r.get("views")
         final = f"{tta['accuracy']:.4f} / {tta['macro_f1']:.4f}" if tta else "cut off"
         secs = sorted(x["seconds"] for x in h)[len(h) // 2]
         print(f"| {name} | {json.dumps(r['overrides']) if r['overrides'] else 'BASE'} | {len(h)} "

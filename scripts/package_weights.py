@@ -25,7 +25,7 @@ metrics = json.loads((run / "metrics.json").read_text()) if (run / "metrics.json
 headline = {k: metrics[metrics["default"]][k] for k in ("accuracy", "macro_f1", "micro_auc")} if metrics else {}
 state = torch.load(run / "best_model.pt", map_location="cpu", weights_only=True)
 dest = Path(__file__).resolve().parents[1] / "src" / "ferx" / "weights" / PRETRAINED
-save_packaged(state, config["model"], {"test": headline, "tta": metrics.get("default") == "tta"}, dest)
+save_packaged(state, config["model"], {"test": headline, "tta": metrics.get("default")}, dest)
 print(f"wrote {dest} ({dest.stat().st_size / 1e6:.1f} MB)")
 export_onnx(load_weights(dest), dest.with_suffix(".onnx"))
 quantize_onnx(dest.with_suffix(".onnx"), dest.with_suffix(".int8.onnx"), calibration_faces(args.data))

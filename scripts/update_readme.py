@@ -8,6 +8,8 @@ import json
 import re
 from pathlib import Path
 
+from ferx.views import NAMES
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -27,8 +29,8 @@ def headline_block(metrics: dict) -> str:
         "| model | params | test accuracy | macro F1 | micro AUC |",
         "|---|---:|---:|---:|---:|",
     ]
-    for key, name in (("tta", "ferx Mini-Xception-Emo, flip TTA"), ("no_tta", "ferx Mini-Xception-Emo, single pass")):
-        m = metrics[key]
+    for key in ("views", "flip", "none"):
+        m, name = metrics[key], f"ferx Mini-Xception-Emo, {NAMES[key]}"
         default = " (default)" if key == metrics["default"] else ""
         rows.append(f"| {name}{default} | {metrics['params'] / 1e3:.0f}K | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['micro_auc']:.3f} |")
     rows += [
@@ -37,7 +39,8 @@ def headline_block(metrics: dict) -> str:
         "",
         f"{metrics['mflops']:.1f} MFLOPs per 48x48 face. Trained by `{s['command']}` in "
         f"{s['train_wall_seconds'] / 60:.1f} minutes of wall time on {s['machine']} "
-        f"(best validation epoch {s['best_epoch']} of {s['epochs_run']}); all on the 7,178-image test split, "
+        f"(best validation epoch {s['best_epoch']} of {s['epochs_run']}), then evaluated in "
+        f"{metrics['evaluate_seconds'] / 60:.1f} more; all on the 7,178-image test split, "
         "which no choice looked at. Details: [results/README.md](results/README.md); experiments: "
         "[docs/experiments.md](docs/experiments.md).",
         "",

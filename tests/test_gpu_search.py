@@ -28,7 +28,7 @@ def test_search_scores_each_recipe_on_validation(tmp_path: Path) -> None:
     for name in ("base-s0", "deep-narrow"):
         r = runs[name]
         assert r["state"] == "done" and len(r["history"]) == 1
-        for key in ("tta", "no_tta"):
+        for key in ("views", "flip", "none"):
             assert all(0 <= r[key][m] <= 1 for m in ("accuracy", "macro_f1", "micro_auc"))
     # Each recipe built its own architecture and wrote its full recipe (BASE plus overrides).
     assert runs["deep-narrow"]["params"] == 656_791 and runs["base-s0"]["params"] == 770_599

@@ -106,7 +106,7 @@ def test_evaluate_a_plain_state_dict_of_another_variant(fer_root: Path, tmp_path
     args = ["evaluate", "--weights", str(weights), "--model", "original", "--data", str(fer_root), "--limit", "70"]
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
-    assert metrics["params"] == 56_951 and metrics["tta"]["n_images"] == 70
+    assert metrics["params"] == 56_951 and metrics["views"]["n_images"] == 70 and metrics["default"] == "views"
 
 
 def test_training_options_reach_the_run(run: Path, fer_root: Path, tmp_path: Path) -> None:

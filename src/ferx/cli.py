@@ -57,7 +57,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from .evaluate import evaluate_run
 
-    metrics = evaluate_run(args.weights, args.data, args.out, limit=args.limit, tta=not args.no_tta,
+    metrics = evaluate_run(args.weights, args.data, args.out, limit=args.limit, tta=args.tta,
                            command=_command(args), model=args.model)
     _print_headline(metrics)
     return 0
@@ -75,7 +75,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
     if skipped:
         log.info("skipped %d non-image file(s) in the folders given", len(skipped))
     rec = EmotionRecognizer(args.weights, device=args.device, detector=None if args.no_detect else "haar",
-                            tta=not args.no_tta, backend=args.backend)
+                            tta=args.tta, backend=args.backend)
     results, failed = {}, 0
     for i in range(0, len(files), 16):  # bounded memory: 16 decoded images at a time, faces batched across them
         chunk, images = [], []
@@ -121,7 +121,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     show = args.camera is not None and bool(os.environ.get("DISPLAY")) and not args.no_show
     if args.camera is not None and not show and args.out is None and args.csv is None:
         raise FerxError(f"camera {args.camera}: no display to show it on; add --out or --csv")
-    rec = EmotionRecognizer(args.weights, device=args.device, tta=not args.no_tta, backend=args.backend)
+    rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend)
     rows = process_video(source, rec, out_video=args.out, csv_path=args.csv, every=args.every, smooth=args.smooth,
                          show=show, max_frames=args.max_frames)
     frames = len({r["frame"] for r in rows})
@@ -148,20 +148,29 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .recognizer import EmotionRecognizer
     from .server import create_app
 
-    rec = EmotionRecognizer(args.weights, device=args.device, tta=not args.no_tta, backend=args.backend)
+    rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend)
     uvicorn.run(create_app(rec, max_bytes=args.max_mb * 1024 * 1024), host=args.host, port=args.port)
     return 0
 
 
 def _print_headline(metrics: dict) -> None:
-    for key in ("tta", "no_tta"):
+    for key in ("views", "flip", "none"):
         m = metrics[key]
-        print(f"test {key:6s}  accuracy {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  micro AUC {m['micro_auc']:.4f}"
+        print(f"test {key:5s}  accuracy {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  micro AUC {m['micro_auc']:.4f}"
               f"{'  (default)' if key == metrics['default'] else ''}")
 
 
 def _command(args: argparse.Namespace) -> str:
     return "ferx " + " ".join(shlex.quote(a) for a in args.argv)
+
+
+def add_tta_args(p: argparse.ArgumentParser, what: str) -> None:
+    from .views import MODES
+
+    p.add_argument("--tta", default="views", choices=list(MODES),
+                   help=f"{what}: views (default: face, mirror, 2-px shifts and a 44-px zoom of each, 12 passes), "
+                        "flip (face + mirror) or none (one pass)")
+    p.add_argument("--no-tta", dest="tta", action="store_const", const="none", help="same as --tta none")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -205,14 +214,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--data", default=d.data)
     e.add_argument("--out", default="results")
     e.add_argument("--limit", type=int, help="at most this many test images")
-    e.add_argument("--no-tta", action="store_true", help="make the single forward pass the headline")
+    add_tta_args(e, "the headline's prediction path (all three are reported)")
     e.add_argument("--model", default=d.model, help="variant of a plain state_dict: emo (default) or original")
     e.set_defaults(func=cmd_evaluate)
 
     def add_model_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--weights", help="weights file (default: the packaged pretrained model)")
         q.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
-        q.add_argument("--no-tta", action="store_true", help="one forward pass per face instead of face + mirror")
+        add_tta_args(q, "prediction path per face")
         q.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "int8"],
                        help="auto: onnxruntime for the packaged model on the CPU, else PyTorch; "
                             "int8: the quantised model, ~2x faster")

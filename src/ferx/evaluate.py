@@ -5,6 +5,7 @@ import csv
 import json
 import logging
 import os
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,7 +17,7 @@ from .files import write_text
 from .metrics import compute_metrics, report_text
 from .plots import plot_confusion, plot_curve, plot_roc
 from .report import results_readme
-from .train import predict_logits
+from .views import check_mode, mode_probs, predict_views
 from .weights import load_weights
 
 log = logging.getLogger(__name__)
@@ -37,22 +38,17 @@ def read_history(path: Path) -> list[dict] | None:
         return [{k: (int(v) if k == "epoch" else float(v)) for k, v in row.items()} for row in csv.DictReader(f)]
 
 
-def tta_probs(model: torch.nn.Module, images: np.ndarray) -> dict[str, np.ndarray]:
-    """Class probabilities of a single pass ("no_tta") and of face and mirror logits averaged ("tta")."""
-    plain, mirror = predict_logits(model, images, flip=True)
-    return {"no_tta": torch.softmax(plain, 1).numpy(), "tta": torch.softmax((plain + mirror) / 2, 1).numpy()}
-
-
 def evaluate_run(
     weights: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
-    limit: int | None = None, seed: int = 0, tta: bool = True, command: str = "", model: str = "emo",
+    limit: int | None = None, seed: int = 0, tta: str = "views", command: str = "", model: str = "emo",
 ) -> dict:
-    """Evaluate `weights` on the test split of `data` and write every results artefact into `out`."""
+    """Evaluate `weights` on the test split of `data` under every test-time mode; `tta` is the headline's mode."""
+    started = time.time()
     out = Path(out)
     net = load_weights(weights, model=model)
     test = stratified_limit(load_train_test(data)["test"], limit, seed)
-    metrics: dict = {"default": "tta" if tta else "no_tta", "weights": str(weights), **model_cost(net)}
-    probs = tta_probs(net, test.images)
+    metrics: dict = {"default": check_mode(tta), "weights": str(weights), **model_cost(net)}
+    probs = mode_probs(predict_views(net, test.images))
     for key, p in probs.items():
         metrics[key] = compute_metrics(test.labels, p)
     default = probs[metrics["default"]]
@@ -70,6 +66,7 @@ def evaluate_run(
     plot_confusion(cm, out / "confusion_matrix_norm.png", normalize=True)
     plot_roc(test.labels, default, out / "roc_curves.png")
     write_text(out / "classification_report.txt", report_text(test.labels, default))
+    metrics["evaluate_seconds"] = time.time() - started  # on `ferx train`'s clock too, after the training time
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text(out / "README.md", results_readme(metrics, history, summary))
     return metrics

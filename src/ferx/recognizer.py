@@ -12,6 +12,7 @@ from .faces import Box, Detector, HaarDetector, crop_faces
 from .images import ImageInput, to_gray
 from .model import CLASSES, to_input
 from .errors import FerxError
+from .views import check_mode, tta_logits
 from .weights import load_pretrained, load_weights, pretrained_path
 
 
@@ -31,7 +32,8 @@ class EmotionRecognizer:
     """Detect faces and classify their expressions; packaged weights and CPU unless told otherwise.
 
     `detector`: "haar" (default), None (the whole image is one face), or a callable gray -> boxes.
-    `tta`: average each face with its mirror image, as `ferx evaluate` does by default.
+    `tta`: "views" (default, as `ferx evaluate`: face, mirror, 2-px shifts and a 44-px zoom of each, 12 passes),
+    "flip" (face + mirror) or "none"; True and False mean "views" and "none".
     `backend`: "torch", "onnx" (onnxruntime, CPU; `weights` then names an .onnx file), "int8" (the packaged
     int8 model or an .onnx from `ferx export --int8`: about twice as fast again), or "auto":
     onnx for the packaged weights or an .onnx file on the CPU (3-7x faster here, benchmarks/inference.py), else torch.
@@ -42,7 +44,7 @@ class EmotionRecognizer:
         weights: str | os.PathLike | None = None,
         device: str | torch.device = "cpu",
         detector: str | Detector | None = "haar",
-        tta: bool = True,
+        tta: str | bool = "views",
         batch_size: int = 1024,
         backend: str = "auto",
     ):
@@ -61,7 +63,7 @@ class EmotionRecognizer:
         else:
             raise FerxError(f"unknown backend {backend!r}; choose auto, torch, onnx or int8")
         self.detector = HaarDetector() if detector == "haar" else detector
-        self.tta, self.batch_size = tta, batch_size
+        self.tta, self.batch_size = check_mode(tta), batch_size
 
     @torch.no_grad()
     def classify(self, crops: np.ndarray) -> np.ndarray:
@@ -69,9 +71,7 @@ class EmotionRecognizer:
         out = []
         for i in range(0, len(crops), self.batch_size):
             x = to_input(crops[i : i + self.batch_size]).to(self.device)
-            logits = self.model(x)
-            if self.tta:
-                logits = (logits + self.model(x.flip(3))) / 2
+            logits = tta_logits(self.model, x, self.tta)
             out.append(torch.softmax(logits, 1).cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, len(CLASSES)), np.float32)
 

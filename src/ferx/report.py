@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model import CLASSES
+from .views import DESCRIPTIONS, NAMES
 
 ARTEFACTS = [
     ("best_model.pt", "weights (plain `state_dict`) of the epoch with the best validation accuracy"),
@@ -66,12 +67,12 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
         "",
         f"Test split: {m['n_images']:,} images. Checkpoint: the epoch with the best validation accuracy "
         f"(epoch {best_epoch}); the test split was not used for any choice.",
-        f"Prediction path: {'mean of the image and its mirror (flip test-time augmentation)' if metrics['default'] == 'tta' else 'single forward pass'}, the default of `ferx evaluate` and `ferx predict`.",
+        f"Prediction path: {DESCRIPTIONS[metrics['default']]}, the default of `ferx evaluate` and `ferx predict`.",
         "",
         "| | accuracy | macro F1 | micro AUC | macro AUC |",
         "|---|---:|---:|---:|---:|",
     ]
-    for key, name in (("tta", "with flip TTA"), ("no_tta", "single pass")):
+    for key, name in NAMES.items():
         r = metrics[key]
         mark = " (default)" if key == metrics["default"] else ""
         lines.append(f"| {name}{mark} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['micro_auc']:.4f} | {r['macro_auc']:.4f} |")
@@ -82,6 +83,9 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
         if history:
             secs = sorted(r["seconds"] for r in history)
             lines.append(f"Epochs took {np.median(secs):.0f} s (median), {secs[0]:.0f} s to {secs[-1]:.0f} s.")
+        if "evaluate_seconds" in metrics:
+            lines.append(f"Evaluating the test split under all three prediction paths took a further "
+                         f"{metrics['evaluate_seconds'] / 60:.1f} minutes.")
         if summary.get("note"):
             lines.append(summary["note"])
         lines.append("")

@@ -57,15 +57,15 @@ class TrainConfig:
 
 
 @torch.no_grad()
-def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 512, flip: bool = False) -> torch.Tensor:
-    """fp32 logits for uint8 images; with `flip`, shape (2, N, C): the images and their mirrors."""
+def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 512) -> torch.Tensor:
+    """fp32 logits (N, C) for uint8 images, one pass."""
     model.eval()
     device = next(model.parameters()).device
     out = []
     for i in range(0, len(images), batch_size):
         x = to_input(images[i : i + batch_size]).to(device)
-        out.append(torch.stack([model(x), model(x.flip(3))]) if flip else model(x))
-    return torch.cat(out, dim=-2).cpu()
+        out.append(model(x))
+    return torch.cat(out).cpu()
 
 
 def evaluate(model: torch.nn.Module, split: Split, bf16: bool = False) -> dict[str, float]:

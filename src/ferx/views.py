@@ -1,0 +1,93 @@
+"""Test-time views: a face, its mirror, small shifts and a centre zoom of each, logits averaged over them."""
+from __future__ import annotations
+
+from typing import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .errors import FerxError
+from .model import to_input
+
+Model = Callable[[torch.Tensor], torch.Tensor]
+
+# How many views each mode averages; views come in the order of `view_stack`, so a mode is a prefix of "views".
+MODES = {"none": 1, "flip": 2, "views": 6}
+SHIFTS = ((2, 0), (-2, 0), (0, 2), (0, -2))
+ZOOM_CROP = 44
+JOIN_BELOW = 256  # batch sizes up to which all views go through the model in one call
+NAMES = {"views": "six views", "flip": "face + mirror", "none": "single pass"}
+DESCRIPTIONS = {
+    "views": "mean logits of six views (the face, its mirror, each shifted by 2 pixels four ways, each centre-zoomed "
+             "from 44 pixels; 12 forward passes)",
+    "flip": "mean logits of the face and its mirror (2 forward passes)",
+    "none": "a single forward pass",
+}
+
+
+def check_mode(mode: str | bool) -> str:
+    """A mode name; True means the default ("views"), False a single pass ("none")."""
+    if mode is True:
+        return "views"
+    if mode is False:
+        return "none"
+    if mode not in MODES:
+        raise FerxError(f"unknown test-time augmentation {mode!r}; choose from {', '.join(MODES)}")
+    return mode
+
+
+def shift(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
+    """Move the image by (dx, dy) pixels, replicating the edges."""
+    k = max(abs(dx), abs(dy))
+    padded = F.pad(x, (k, k, k, k), mode="replicate")
+    return padded[..., k - dy : k - dy + x.shape[-2], k - dx : k - dx + x.shape[-1]]
+
+
+def zoom(x: torch.Tensor, crop: int = ZOOM_CROP) -> torch.Tensor:
+    """The centre crop x crop pixels, resized back to the input size."""
+    m = (x.shape[-1] - crop) // 2
+    return F.interpolate(x[..., m : m + crop, m : m + crop], size=x.shape[-2:], mode="bilinear", align_corners=False)
+
+
+@torch.no_grad()
+def view_stack(model: Model, x: torch.Tensor, mode: str = "views") -> torch.Tensor:
+    """Logits (V, N, C) of the first MODES[mode] views: face, mirror, shifted face, shifted mirror, zoomed face, zoomed mirror.
+
+    A shifted view is the mean logits of the four 2-pixel shifts, so the six views weigh equally.
+    """
+    faces = [x, x.flip(3)][: min(MODES[mode], 2)]
+    inputs = faces if MODES[mode] <= 2 else [*faces, *(shift(f, dx, dy) for f in faces for dx, dy in SHIFTS),
+                                             *(zoom(f) for f in faces)]
+    if len(x) * len(inputs) <= JOIN_BELOW:  # one call for a few faces: per-call overhead dominates a photo or frame
+        logits = list(model(torch.cat(inputs)).split(len(x)))
+    else:
+        logits = [model(v) for v in inputs]
+    if MODES[mode] <= 2:
+        return torch.stack(logits)
+    shifted = [torch.stack(logits[2 + 4 * i : 6 + 4 * i]).mean(0) for i in range(2)]
+    return torch.stack([*logits[:2], *shifted, *logits[10:12]])
+
+
+def tta_logits(model: Model, x: torch.Tensor, mode: str = "views") -> torch.Tensor:
+    """Logits (N, C) averaged over the views of `mode`."""
+    return view_stack(model, x, mode).mean(0)
+
+
+def predict_views(model: Model, images: np.ndarray, mode: str = "views", batch_size: int = 512) -> torch.Tensor:
+    """fp32 logits (V, N, C) of uint8 images (N, 48, 48) under every view of `mode`, in batches.
+
+    `model`: a torch module (put in eval mode) or a callable such as `OnnxModel`, which runs on the CPU.
+    """
+    device = torch.device("cpu")
+    if isinstance(model, torch.nn.Module):
+        model.eval()
+        device = next(model.parameters()).device
+    out = [view_stack(model, to_input(images[i : i + batch_size]).to(device), mode).cpu()
+           for i in range(0, len(images), batch_size)]
+    return torch.cat(out, dim=1)
+
+
+def mode_probs(stack: torch.Tensor) -> dict[str, np.ndarray]:
+    """Class probabilities of every mode that a (V, N, C) view stack holds."""
+    return {mode: torch.softmax(stack[:k].mean(0), 1).numpy() for mode, k in MODES.items() if k <= len(stack)}

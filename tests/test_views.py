@@ -1,0 +1,91 @@
+"""Test-time views: what each view does to the pixels, and that every prediction path averages the same views."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from ferx.cli import main
+from ferx.data import load_train_test
+from ferx.errors import FerxError
+from ferx.model import to_input
+from ferx.recognizer import EmotionRecognizer
+from ferx.views import MODES, check_mode, mode_probs, predict_views, shift, tta_logits, view_stack, zoom
+from ferx.weights import load_pretrained
+
+
+def test_shift_moves_pixels_and_replicates_the_edge() -> None:
+    x = torch.zeros(1, 1, 48, 48)
+    x[..., 10, 20] = 1.0
+    x[..., :, 0] = 0.5  # the left column
+    right = shift(x, 2, 0)
+    assert right[0, 0, 10, 22] == 1.0 and right[0, 0, 10, 20] == 0.0
+    assert torch.all(right[0, 0, :, :3] == 0.5)  # the left edge, replicated into the gap
+    down = shift(x, 0, -2)
+    assert down[0, 0, 8, 20] == 1.0 and down.shape == x.shape
+
+
+def test_zoom_keeps_the_size_and_enlarges_the_centre() -> None:
+    x = torch.zeros(1, 1, 48, 48)
+    x[..., 14:34, 14:34] = 1.0  # a 20-pixel square in the centre
+    z = zoom(x)
+    assert z.shape == x.shape
+    assert z.sum() / x.sum() == pytest.approx((48 / 44) ** 2, rel=0.02)  # the area grows by the zoom squared
+    torch.testing.assert_close(zoom(torch.full((2, 1, 48, 48), 0.3)), torch.full((2, 1, 48, 48), 0.3))
+
+
+def test_each_mode_averages_a_prefix_of_the_six_views(fer_root: Path) -> None:
+    model = load_pretrained()
+    x = to_input(load_train_test(fer_root)["test"].images[:16])
+    stack = view_stack(model, x)
+    assert stack.shape == (6, 16, 7)
+    with torch.no_grad():
+        face, mirror = model(x), model(x.flip(3))  # one view per call
+        shifted = torch.stack([model(shift(x, dx, dy)) for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2))]).mean(0)
+        zoomed_mirror = model(zoom(x.flip(3)))
+    torch.testing.assert_close(stack[0], face)
+    torch.testing.assert_close(stack[1], mirror)
+    torch.testing.assert_close(stack[2], shifted)
+    torch.testing.assert_close(stack[5], zoomed_mirror)  # 16 faces x 12 views went through the model in one call
+    torch.testing.assert_close(tta_logits(model, x, "flip"), (face + mirror) / 2)
+    for mode, k in MODES.items():
+        torch.testing.assert_close(tta_logits(model, x, mode), stack[:k].mean(0))
+        assert view_stack(model, x, mode).shape[0] == k
+
+
+def test_recognizer_evaluation_and_onnx_agree_on_the_default_path(fer_root: Path) -> None:
+    crops = load_train_test(fer_root)["test"].images[:128]
+    probs = mode_probs(predict_views(load_pretrained(), crops))
+    assert set(probs) == set(MODES)
+    torch_rec = EmotionRecognizer(backend="torch")
+    assert torch_rec.tta == "views"
+    np.testing.assert_allclose(torch_rec.classify(crops), probs["views"], atol=1e-5)
+    np.testing.assert_allclose(EmotionRecognizer(backend="onnx").classify(crops), probs["views"], atol=1e-4)
+    np.testing.assert_allclose(EmotionRecognizer(tta="flip", backend="torch").classify(crops), probs["flip"], atol=1e-5)
+    np.testing.assert_allclose(EmotionRecognizer(tta=False, backend="torch").classify(crops), probs["none"], atol=1e-5)
+    # The views change some predictions: they are not the single pass under another name.
+    assert (probs["views"].argmax(1) != probs["none"].argmax(1)).any()
+
+
+def test_modes_are_checked() -> None:
+    assert check_mode(True) == "views" and check_mode(False) == "none" and check_mode("flip") == "flip"
+    with pytest.raises(FerxError, match="unknown test-time augmentation 'mirror'"):
+        EmotionRecognizer(tta="mirror", backend="torch")
+
+
+def test_cli_tta_option(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    import cv2
+
+    face = tmp_path / "face.png"
+    cv2.imwrite(str(face), np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (48, 1)))
+    out = {}
+    for args in ([], ["--tta", "flip"], ["--no-tta"]):
+        json_path = tmp_path / f"{len(out)}.json"
+        assert main(["predict", str(face), "--no-detect", "--json", str(json_path), *args]) == 0
+        out[" ".join(args)] = json_path.read_text()
+    assert len(set(out.values())) == 3  # three paths, three sets of scores
+    with pytest.raises(SystemExit) as exc:
+        main(["predict", str(face), "--tta", "mirror"])
+    assert exc.value.code == 2 and "invalid choice: 'mirror'" in capsys.readouterr().err
