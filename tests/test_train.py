@@ -107,6 +107,9 @@ def test_evaluate_a_plain_state_dict_of_another_variant(fer_root: Path, tmp_path
     assert main([*args, "--out", str(tmp_path / "out")]) == 0
     metrics = json.loads((tmp_path / "out" / "metrics.json").read_text())
     assert metrics["params"] == 56_951 and metrics["views"]["n_images"] == 70 and metrics["default"] == "views"
+    assert main([*args, "--out", str(tmp_path / "flip"), "--tta", "flip"]) == 0
+    readme = (tmp_path / "flip" / "README.md").read_text()
+    assert "| face + mirror (default) |" in readme and "chosen by `--tta flip`" in readme
 
 
 def test_training_options_reach_the_run(run: Path, fer_root: Path, tmp_path: Path) -> None:

@@ -67,7 +67,9 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
         "",
         f"Test split: {m['n_images']:,} images. Checkpoint: the epoch with the best validation accuracy "
         f"(epoch {best_epoch}); the test split was not used for any choice.",
-        f"Prediction path: {DESCRIPTIONS[metrics['default']]}, the default of `ferx evaluate` and `ferx predict`.",
+        f"Prediction path: {DESCRIPTIONS[metrics['default']]}, "
+        + ("the default of `ferx evaluate` and `ferx predict`." if metrics["default"] == "views"
+           else f"chosen by `--tta {metrics['default']}` (the default is the six views)."),
         "",
         "| | accuracy | macro F1 | micro AUC | macro AUC |",
         "|---|---:|---:|---:|---:|",
