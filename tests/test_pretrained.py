@@ -51,8 +51,8 @@ def test_packaged_weights_are_the_results_folder_weights() -> None:
 
 
 def test_packaged_weights_reproduce_the_published_metrics(fer_root: Path, metrics: dict) -> None:
-    """Every test-time mode, run on the packaged ONNX export (what `ferx predict` runs on a CPU; 4x faster than eager
-    PyTorch, and tests/test_onnx.py holds it to the PyTorch weights)."""
+    """Every test-time mode, run on the packaged ONNX export (what `ferx predict` runs on a CPU; about 5x faster than
+    eager PyTorch by benchmarks/inference.py, and tests/test_onnx.py holds it to the PyTorch weights)."""
     test = load_train_test(fer_root)["test"]
     probs = mode_probs(predict_views(OnnxModel(pretrained_path().with_suffix(".onnx")), test.images))
     assert set(probs) == {"views", "flip", "none"}

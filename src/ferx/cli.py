@@ -154,7 +154,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _print_headline(metrics: dict) -> None:
-    for key in ("views", "flip", "none"):
+    from .views import NAMES
+
+    for key in NAMES:
         m = metrics[key]
         print(f"test {key:5s}  accuracy {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  micro AUC {m['micro_auc']:.4f}"
               f"{'  (default)' if key == metrics['default'] else ''}")
@@ -165,9 +167,9 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def add_tta_args(p: argparse.ArgumentParser, what: str) -> None:
-    from .views import MODES
+    from .views import DEFAULT, MODES
 
-    p.add_argument("--tta", default="views", choices=list(MODES),
+    p.add_argument("--tta", default=DEFAULT, choices=list(MODES),
                    help=f"{what}: views (default: face, mirror, 2-px shifts and a 44-px zoom of each, 12 passes), "
                         "flip (face + mirror) or none (one pass)")
     p.add_argument("--no-tta", dest="tta", action="store_const", const="none", help="same as --tta none")

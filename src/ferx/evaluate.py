@@ -17,7 +17,7 @@ from .files import write_text
 from .metrics import compute_metrics, report_text
 from .plots import plot_confusion, plot_curve, plot_roc
 from .report import results_readme
-from .views import check_mode, mode_probs, predict_views
+from .views import DEFAULT, check_mode, mode_probs, predict_views
 from .weights import load_weights
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ def read_history(path: Path) -> list[dict] | None:
 
 def evaluate_run(
     weights: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
-    limit: int | None = None, seed: int = 0, tta: str = "views", command: str = "", model: str = "emo",
+    limit: int | None = None, seed: int = 0, tta: str = DEFAULT, command: str = "", model: str = "emo",
 ) -> dict:
     """Evaluate `weights` on the test split of `data` under every test-time mode; `tta` is the headline's mode."""
     started = time.time()

@@ -12,7 +12,7 @@ from .faces import Box, Detector, HaarDetector, crop_faces
 from .images import ImageInput, to_gray
 from .model import CLASSES, to_input
 from .errors import FerxError
-from .views import check_mode, tta_logits
+from .views import DEFAULT, check_mode, tta_logits
 from .weights import load_pretrained, load_weights, pretrained_path
 
 
@@ -44,7 +44,7 @@ class EmotionRecognizer:
         weights: str | os.PathLike | None = None,
         device: str | torch.device = "cpu",
         detector: str | Detector | None = "haar",
-        tta: str | bool = "views",
+        tta: str | bool = DEFAULT,
         batch_size: int = 1024,
         backend: str = "auto",
     ):

@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from .model import CLASSES
-from .views import DESCRIPTIONS, NAMES
+from .views import DEFAULT, DESCRIPTIONS, NAMES
 
 ARTEFACTS = [
     ("best_model.pt", "weights (plain `state_dict`) of the epoch with the best validation accuracy"),
@@ -68,8 +68,8 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
         f"Test split: {m['n_images']:,} images. Checkpoint: the epoch with the best validation accuracy "
         f"(epoch {best_epoch}); the test split was not used for any choice.",
         f"Prediction path: {DESCRIPTIONS[metrics['default']]}, "
-        + ("the default of `ferx evaluate` and `ferx predict`." if metrics["default"] == "views"
-           else f"chosen by `--tta {metrics['default']}` (the default is the six views)."),
+        + ("the default of `ferx evaluate` and `ferx predict`." if metrics["default"] == DEFAULT
+           else f"chosen by `--tta {metrics['default']}` (the default is the {NAMES[DEFAULT]})."),
         "",
         "| | accuracy | macro F1 | micro AUC | macro AUC |",
         "|---|---:|---:|---:|---:|",

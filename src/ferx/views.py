@@ -14,6 +14,7 @@ Model = Callable[[torch.Tensor], torch.Tensor]
 
 # How many views each mode averages; views come in the order of `view_stack`, so a mode is a prefix of "views".
 MODES = {"none": 1, "flip": 2, "views": 6}
+DEFAULT = "views"  # the default prediction path everywhere (chosen on validation: docs/experiments.md)
 SHIFTS = ((2, 0), (-2, 0), (0, 2), (0, -2))
 ZOOM_CROP = 44
 JOIN_BELOW = 256  # batch sizes up to which all views go through the model in one call
@@ -27,9 +28,9 @@ DESCRIPTIONS = {
 
 
 def check_mode(mode: str | bool) -> str:
-    """A mode name; True means the default ("views"), False a single pass ("none")."""
+    """A mode name; True means the default, False a single pass ("none")."""
     if mode is True:
-        return "views"
+        return DEFAULT
     if mode is False:
         return "none"
     if mode not in MODES:
@@ -51,7 +52,7 @@ def zoom(x: torch.Tensor, crop: int = ZOOM_CROP) -> torch.Tensor:
 
 
 @torch.no_grad()
-def view_stack(model: Model, x: torch.Tensor, mode: str = "views") -> torch.Tensor:
+def view_stack(model: Model, x: torch.Tensor, mode: str = DEFAULT) -> torch.Tensor:
     """Logits (V, N, C) of the first MODES[mode] views: face, mirror, shifted face, shifted mirror, zoomed face, zoomed mirror.
 
     A shifted view is the mean logits of the four 2-pixel shifts, so the six views weigh equally.
@@ -69,12 +70,12 @@ def view_stack(model: Model, x: torch.Tensor, mode: str = "views") -> torch.Tens
     return torch.stack([*logits[:2], *shifted, *logits[10:12]])
 
 
-def tta_logits(model: Model, x: torch.Tensor, mode: str = "views") -> torch.Tensor:
+def tta_logits(model: Model, x: torch.Tensor, mode: str = DEFAULT) -> torch.Tensor:
     """Logits (N, C) averaged over the views of `mode`."""
     return view_stack(model, x, mode).mean(0)
 
 
-def predict_views(model: Model, images: np.ndarray, mode: str = "views", batch_size: int = 512) -> torch.Tensor:
+def predict_views(model: Model, images: np.ndarray, mode: str = DEFAULT, batch_size: int = 512) -> torch.Tensor:
     """fp32 logits (V, N, C) of uint8 images (N, 48, 48) under every view of `mode`, in batches.
 
     `model`: a torch module (put in eval mode) or a callable such as `OnnxModel`, which runs on the CPU.
