@@ -35,6 +35,10 @@ def cmd_train(args: argparse.Namespace) -> int:
                 raise FerxError(f"{flag} {value:g}: must be positive, or 0 to turn it off")
         if not 0 <= args.erase <= 1:
             raise FerxError(f"--erase {args.erase:g}: a probability, between 0 and 1")
+        if not 0 <= args.distill_weight <= 1:
+            raise FerxError(f"--distill-weight {args.distill_weight:g}: a share of the loss, between 0 and 1")
+        if args.distill_temperature <= 0:
+            raise FerxError(f"--distill-temperature {args.distill_temperature:g}: must be positive")
         if not 0 < args.scale[0] <= args.scale[1]:
             raise FerxError(f"--scale {args.scale[0]:g} {args.scale[1]:g}: needs 0 < LOW <= HIGH")
         augment = AugmentConfig(max_rotate=args.rotate, scale=tuple(args.scale), erase=args.erase)
@@ -43,7 +47,9 @@ def cmd_train(args: argparse.Namespace) -> int:
                           weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, patience=args.patience,
                           val_fraction=args.val_fraction, model=args.model, bf16=not args.no_bf16,
                           mixup_alpha=args.mixup, ema_warmup=args.ema_warmup, class_weight_power=args.class_weight,
-                          device=args.device, augment=augment)
+                          device=args.device, augment=augment, teachers=args.teacher or [],
+                          teacher_views=args.teacher_views, distill_weight=args.distill_weight,
+                          distill_temperature=args.distill_temperature)
     summary = train(cfg, resume=bool(args.resume))
     summary.update(machine=_machine(), command=_command(args))
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
@@ -177,6 +183,7 @@ def add_tta_args(p: argparse.ArgumentParser, what: str) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     from .train import TrainConfig
+    from .views import MODES
 
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="ferx", description="Facial-expression recognition: train, evaluate, predict.")
@@ -202,6 +209,14 @@ def build_parser() -> argparse.ArgumentParser:
                    help="range of the random zoom")
     t.add_argument("--erase", type=float, default=d.augment.erase, metavar="P",
                    help="probability of random erasing per face")
+    t.add_argument("--teacher", action="append", metavar="WEIGHTS",
+                   help="distil from this model's view-averaged logits (repeat for an ensemble)")
+    t.add_argument("--teacher-views", default=d.teacher_views, choices=list(MODES),
+                   help="test-time views each teacher averages over")
+    t.add_argument("--distill-weight", type=float, default=d.distill_weight, metavar="W",
+                   help="share of the distillation term in the loss (the hard labels get 1 - W)")
+    t.add_argument("--distill-temperature", type=float, default=d.distill_temperature, metavar="T",
+                   help="softmax temperature of teacher and student in the distillation term")
     t.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
     t.add_argument("--val-fraction", type=float, default=d.val_fraction)
     t.add_argument("--seed", type=int, default=d.seed)

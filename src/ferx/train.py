@@ -17,6 +17,7 @@ from tqdm import tqdm
 
 from .augment import AugmentConfig, augment_batch, mixup
 from .data import Split, load_dataset
+from .distill import distill_loss, soft_targets, teacher_logits
 from .errors import FerxError
 from .files import save_torch, write_text
 from .model import build_model, to_input
@@ -40,6 +41,10 @@ class TrainConfig:
     ema_decay: float = 0.999  # 0 disables the weight average; validation and checkpoints use the average
     ema_warmup: bool = False  # ramp the decay up from 0.1; makes short runs' and early epochs' averages meaningful
     class_weight_power: float = 0.25  # loss weight of a class ~ (training count)^-power; 0.5 lost: docs/experiments.md
+    teachers: list[str] = field(default_factory=list)  # weights files whose averaged view logits the student learns
+    teacher_views: str = "views"  # test-time views each teacher averages over (views.MODES)
+    distill_weight: float = 0.5  # share of the distillation term in the loss; the hard-label term gets the rest
+    distill_temperature: float = 3.0
     patience: int = 15  # epochs without a better validation accuracy before stopping
     val_fraction: float = 0.1
     seed: int = 0
@@ -104,7 +109,8 @@ def class_weights(labels: np.ndarray, num_classes: int, power: float) -> torch.T
 
 
 def train_one_epoch(model, optimizer, scheduler, ema, split: Split, cfg: TrainConfig, gen: torch.Generator, desc: str,
-                    weight: torch.Tensor | None = None):
+                    weight: torch.Tensor | None = None, soft: torch.Tensor | None = None):
+    """One pass over `split`; `soft` (N, C) are the teacher's softened probabilities for its images, if distilling."""
     model.train()
     device = next(model.parameters()).device
     order = torch.randperm(len(split), generator=gen)
@@ -125,6 +131,12 @@ def train_one_epoch(model, optimizer, scheduler, ema, split: Split, cfg: TrainCo
             loss = F.cross_entropy(logits.float(), y, weight, label_smoothing=cfg.label_smoothing)
             if cfg.mixup_alpha > 0:
                 loss = lam * loss + (1 - lam) * F.cross_entropy(logits.float(), y2, weight, label_smoothing=cfg.label_smoothing)
+            if soft is not None:
+                q = soft[idx].to(device)
+                if cfg.mixup_alpha > 0:
+                    q = lam * q + (1 - lam) * q[perm.to(device)]
+                w = cfg.distill_weight
+                loss = (1 - w) * loss + w * distill_loss(logits, q, cfg.distill_temperature)
         optimizer.zero_grad(set_to_none=True)
         loss.backward()
         optimizer.step()
@@ -178,6 +190,10 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
     weight = None
     if cfg.class_weight_power:
         weight = class_weights(splits["train"].labels, model.num_classes, cfg.class_weight_power).to(device)
+    soft = None
+    if cfg.teachers:
+        soft = soft_targets(teacher_logits(cfg.teachers, splits["train"].images, cfg.teacher_views),
+                            cfg.distill_temperature).to(device)
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = -(-len(splits["train"]) // cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
@@ -210,7 +226,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         t0 = time.time()
         lr = optimizer.param_groups[0]["lr"]
         tr = train_one_epoch(model, optimizer, scheduler, ema, splits["train"], cfg, gen, f"epoch {epoch}/{cfg.epochs}",
-                             weight)
+                             weight, soft)
         eval_model = ema.module if ema is not None else model
         va = evaluate(eval_model, splits["val"], cfg.bf16)
         row = {"epoch": epoch, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"],
