@@ -9,8 +9,8 @@ import argparse
 import cv2
 import numpy as np
 
-from ferx.data import load_train_test
-from ferx.faces import HaarDetector
+from ferx.data.fer2013 import load_train_test
+from ferx.inference.faces.haar import HaarDetector
 
 
 def main() -> None:

@@ -13,10 +13,10 @@ import cv2
 import numpy as np
 import torch
 
-from ferx.data import load_train_test
-from ferx.images import load_rgb
-from ferx.recognizer import EmotionRecognizer
-from ferx.views import MODES
+from ferx.data.fer2013 import load_train_test
+from ferx.inference.images import load_rgb
+from ferx.inference.recognizer import EmotionRecognizer
+from ferx.inference.views import MODES
 
 
 def median_ms(fn, repeats: int) -> float:

@@ -17,7 +17,7 @@ import httpx
 import numpy as np
 from PIL import Image
 
-from ferx.data import load_train_test
+from ferx.data.fer2013 import load_train_test
 
 
 def photo_bytes(data: str) -> bytes:

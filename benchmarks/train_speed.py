@@ -10,7 +10,7 @@ import time
 import torch
 import torch.nn.functional as F
 
-from ferx.augment import AugmentConfig, augment_batch
+from ferx.training.augment import AugmentConfig, augment_batch
 from ferx.model import build_model
 
 TRAIN_IMAGES = 25_838  # FER-2013 train minus the 10% validation split

@@ -12,8 +12,8 @@ import numpy as np
 import torch
 from sklearn.metrics import f1_score
 
-from ferx.data import load_dataset
-from ferx.views import predict_views
+from ferx.data.fer2013 import load_dataset
+from ferx.inference.views import predict_views
 from ferx.weights import load_weights
 
 

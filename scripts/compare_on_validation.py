@@ -9,9 +9,9 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from ferx.data import load_dataset
-from ferx.metrics import compute_metrics
-from ferx.views import NAMES, mode_probs, predict_views
+from ferx.data.fer2013 import load_dataset
+from ferx.results.metrics import compute_metrics
+from ferx.inference.views import NAMES, mode_probs, predict_views
 from ferx.weights import load_weights
 
 

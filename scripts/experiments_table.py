@@ -9,8 +9,8 @@ import json
 import sys
 from pathlib import Path
 
-from ferx.augment import AugmentConfig
-from ferx.evaluate import read_history
+from ferx.training.augment import AugmentConfig
+from ferx.results.evaluate import read_history
 
 
 def augment_text(aug: dict) -> str:

@@ -1,6 +1,6 @@
 """Run many training recipes side by side on one GPU and rank them on the validation split only.
 
-The ferx loop (`ferx.train.train`, `device="cuda"`), one process per recipe, all sharing the GPU. Only the
+The ferx loop (`ferx.training.train.train`, `device="cuda"`), one process per recipe, all sharing the GPU. Only the
 training split travels: the test split is never read, so nothing here can leak it into a choice.
 
     python scripts/gpu_search.py pack --data ../shared/fer2013 --out .gpu/train.npy.xz  # here: train split only
@@ -46,7 +46,7 @@ GRID: dict[str, dict] = {
 
 
 def pack(data: str, out: str) -> None:
-    from ferx.data import load_train_test
+    from ferx.data.fer2013 import load_train_test
 
     train = load_train_test(data)["train"]
     Path(out).parent.mkdir(parents=True, exist_ok=True)
@@ -60,23 +60,23 @@ def worker(name: str, arrays: str, root: str, device: str, smoke: bool = False) 
     """Train one recipe of GRID, then score its best checkpoint on validation (every test-time mode)."""
     import torch
 
-    import ferx.data
+    import ferx.data.fer2013
     import ferx.model
-    import ferx.train
-    from ferx.augment import AugmentConfig
-    from ferx.metrics import compute_metrics
-    from ferx.views import mode_probs, predict_views
+    import ferx.training.train
+    from ferx.training.augment import AugmentConfig
+    from ferx.results.metrics import compute_metrics
+    from ferx.inference.views import mode_probs, predict_views
     from ferx.weights import load_weights
 
     torch.set_num_threads(1)
     torch.backends.cudnn.benchmark = True
     with lzma.open(arrays) as f:
-        train_split = ferx.data.Split(np.load(f), np.load(f))
+        train_split = ferx.data.fer2013.Split(np.load(f), np.load(f))
     # The carried arrays stand in for a dataset folder; the test split is empty, so no code path can read it.
-    empty = ferx.data.Split(np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64))
-    ferx.data.load_train_test = lambda *a, **k: {"train": train_split, "test": empty}
-    load_dataset = ferx.train.load_dataset
-    ferx.train.load_dataset = lambda root_, frac, seed, limit: load_dataset(root_, frac, 0, limit)
+    empty = ferx.data.fer2013.Split(np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64))
+    ferx.data.fer2013.load_train_test = lambda *a, **k: {"train": train_split, "test": empty}
+    load_dataset = ferx.training.train.load_dataset
+    ferx.training.train.load_dataset = lambda root_, frac, seed, limit: load_dataset(root_, frac, 0, limit)
 
     over = {**BASE, **GRID[name], "augment": {**BASE["augment"], **GRID[name].get("augment", {})}}
     aug = AugmentConfig(**over.pop("augment"))
@@ -87,11 +87,11 @@ def worker(name: str, arrays: str, root: str, device: str, smoke: bool = False) 
     if smoke:  # a seconds-long pass through everything, to try the script on a CPU
         over.update(epochs=1, limit=600)
     out = Path(root) / name
-    cfg = ferx.train.TrainConfig(data="(carried train split)", out=str(out), model=model, device=device,
+    cfg = ferx.training.train.TrainConfig(data="(carried train split)", out=str(out), model=model, device=device,
                                  augment=aug, **over)
     t0 = time.time()
-    summary = ferx.train.train(cfg)
-    val = ferx.train.load_dataset(cfg.data, cfg.val_fraction, 0, cfg.limit)["val"]
+    summary = ferx.training.train.train(cfg)
+    val = ferx.training.train.load_dataset(cfg.data, cfg.val_fraction, 0, cfg.limit)["val"]
     net = load_weights(out / "best_model.pt", model=model)
     probs = mode_probs(predict_views(net, val.images))
     result = {"summary": summary, "wall_seconds": time.time() - t0, "params": sum(p.numel() for p in net.parameters())}

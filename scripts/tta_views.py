@@ -1,7 +1,7 @@
 """Which test-time views help? Validation accuracy and macro F1 of averaged logits over several view sets.
 
 Usage: python scripts/tta_views.py [--weights results/best_model.pt] [--data ../shared/fer2013]
-Views (ferx.views): the face, its mirror, both shifted by 2 pixels in four directions (edges replicated, the
+Views (ferx.inference.views): the face, its mirror, both shifted by 2 pixels in four directions (edges replicated, the
 four averaged as one view), both centre-cropped to 44 pixels and resized back. Only the validation split is
 read: this makes a choice.
 """
@@ -11,11 +11,11 @@ import argparse
 
 from sklearn.metrics import f1_score
 
-from ferx.data import load_dataset
-from ferx.views import predict_views
+from ferx.data.fer2013 import load_dataset
+from ferx.inference.views import predict_views
 from ferx.weights import load_weights
 
-# Rows of ferx.views.view_stack: face, mirror, shifted face, shifted mirror, zoomed face, zoomed mirror.
+# Rows of ferx.inference.views.view_stack: face, mirror, shifted face, shifted mirror, zoomed face, zoomed mirror.
 SETS = {
     "face only": [0],
     "face + mirror": [0, 1],

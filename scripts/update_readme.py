@@ -8,7 +8,7 @@ import json
 import re
 from pathlib import Path
 
-from ferx.views import NAMES
+from ferx.inference.views import NAMES
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -7,8 +7,8 @@ from pathlib import Path
 import cv2
 import numpy as np
 
-from ferx.data import load_train_test
-from ferx.faces import HaarDetector
+from ferx.data.fer2013 import load_train_test
+from ferx.inference.faces.haar import HaarDetector
 
 Box = tuple[int, int, int, int]
 

@@ -5,9 +5,9 @@ import torch
 from scipy.stats import beta
 from torch.optim.swa_utils import AveragedModel
 
-from ferx.augment import AugmentConfig, augment_batch, mixup
+from ferx.training.augment import AugmentConfig, augment_batch, mixup
 from ferx.model import build_model
-from ferx.train import ema_warmup_fn
+from ferx.training.train import ema_warmup_fn
 
 
 def batch(n: int = 64) -> torch.Tensor:

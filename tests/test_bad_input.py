@@ -10,7 +10,7 @@ import torch
 
 from ferx import MiniXception
 from ferx.cli import main
-from ferx.data import load_train_test
+from ferx.data.fer2013 import load_train_test
 from ferx.model import MODEL_CONFIGS
 
 from conftest import make_folder_dataset

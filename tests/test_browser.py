@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from ferx.recognizer import EmotionRecognizer
+from ferx.inference.recognizer import EmotionRecognizer
 
 from scenes import background, detectable_faces, paste
 

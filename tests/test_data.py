@@ -4,7 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from ferx.data import CSV_TO_CLASS, load_dataset, load_train_test
+from ferx.data.fer2013 import CSV_TO_CLASS, load_dataset, load_train_test
 from ferx.model import CLASSES
 
 FER_CSV_NAMES = ["Angry", "Disgust", "Fear", "Happy", "Sad", "Surprise", "Neutral"]

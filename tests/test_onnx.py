@@ -10,8 +10,8 @@ import torch
 
 from ferx import EmotionRecognizer, FerxError, load_pretrained
 from ferx.cli import main
-from ferx.data import load_train_test
-from ferx.export import OnnxModel
+from ferx.data.fer2013 import load_train_test
+from ferx.inference.runtime import OnnxModel
 from ferx.model import to_input
 from ferx.weights import pretrained_path
 

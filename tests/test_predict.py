@@ -12,9 +12,9 @@ from PIL import Image
 
 from ferx import CLASSES
 from ferx.cli import main
-from ferx.faces import crop_faces
-from ferx.recognizer import EmotionRecognizer, detect_emotions
-from ferx.video import iou
+from ferx.inference.faces.crop import crop_faces
+from ferx.inference.recognizer import EmotionRecognizer, detect_emotions
+from ferx.inference.video import iou
 
 from scenes import background, detectable_faces, paste
 

@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from ferx import CLASSES, MiniXception, load_pretrained
-from ferx.data import load_train_test
-from ferx.metrics import compute_metrics
-from ferx.export import OnnxModel
-from ferx.train import TrainConfig
-from ferx.views import mode_probs, predict_views
+from ferx.data.fer2013 import load_train_test
+from ferx.results.metrics import compute_metrics
+from ferx.inference.runtime import OnnxModel
+from ferx.training.train import TrainConfig
+from ferx.inference.views import mode_probs, predict_views
 from ferx.weights import pretrained_path
 
 ROOT = Path(__file__).resolve().parents[1]

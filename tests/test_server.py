@@ -8,8 +8,8 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from ferx.recognizer import EmotionRecognizer
-from ferx.server import create_app
+from ferx.inference.recognizer import EmotionRecognizer
+from ferx.serving.server import create_app
 
 from scenes import background, detectable_faces, paste
 

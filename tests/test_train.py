@@ -16,8 +16,8 @@ import torch
 
 from ferx import MiniXception
 from ferx.cli import main
-from ferx.report import ARTEFACTS
-from ferx.train import class_weights
+from ferx.results.report import ARTEFACTS
+from ferx.training.train import class_weights
 
 ARGS = ["--epochs", "3", "--limit", "500", "--batch-size", "64"]
 
@@ -145,8 +145,8 @@ def test_class_weights_favour_rare_classes() -> None:
 def test_class_weights_reach_every_training_loss(small_dataset: Path, tmp_path: Path, monkeypatch) -> None:
     import torch.nn.functional as F
 
-    import ferx.train
-    from ferx.data import load_dataset
+    import ferx.training.train
+    from ferx.data.fer2013 import load_dataset
 
     seen: list[torch.Tensor | None] = []
     cross_entropy = F.cross_entropy
@@ -155,12 +155,12 @@ def test_class_weights_reach_every_training_loss(small_dataset: Path, tmp_path: 
         seen.append(weight)
         return cross_entropy(logits, target, weight, **kwargs)
 
-    monkeypatch.setattr(ferx.train.F, "cross_entropy", spy)
+    monkeypatch.setattr(ferx.training.train.F, "cross_entropy", spy)
     for f in sorted((small_dataset / "train" / "disgust").iterdir())[:8]:  # a rare class, as in FER-2013
         f.unlink()
-    cfg = ferx.train.TrainConfig(data=str(small_dataset), out=str(tmp_path / "out"), epochs=1, batch_size=16,
+    cfg = ferx.training.train.TrainConfig(data=str(small_dataset), out=str(tmp_path / "out"), epochs=1, batch_size=16,
                                  class_weight_power=0.5, bf16=False)
-    ferx.train.train(cfg)
+    ferx.training.train.train(cfg)
     labels = load_dataset(cfg.data, cfg.val_fraction, cfg.seed)["train"].labels
     steps = -(-len(labels) // cfg.batch_size)
     assert len(seen) >= steps  # every training step; validation calls it too, unweighted

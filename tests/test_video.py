@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 
 from ferx.cli import main
-from ferx.recognizer import Face
-from ferx.video import FaceSmoother
+from ferx.inference.recognizer import Face
+from ferx.inference.video import FaceSmoother
 
 from scenes import background, detectable_faces, paste
 

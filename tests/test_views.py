@@ -8,11 +8,11 @@ import pytest
 import torch
 
 from ferx.cli import main
-from ferx.data import load_train_test
+from ferx.data.fer2013 import load_train_test
 from ferx.errors import FerxError
 from ferx.model import to_input
-from ferx.recognizer import EmotionRecognizer
-from ferx.views import MODES, check_mode, mode_probs, predict_views, shift, tta_logits, view_stack, zoom
+from ferx.inference.recognizer import EmotionRecognizer
+from ferx.inference.views import MODES, check_mode, mode_probs, predict_views, shift, tta_logits, view_stack, zoom
 from ferx.weights import load_pretrained
 
 

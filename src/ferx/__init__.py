@@ -1,7 +1,7 @@
 """ferx: facial-expression recognition with a small, fast Mini-Xception."""
 from .errors import FerxError
 from .model import CLASSES, MiniXception
-from .recognizer import EmotionRecognizer, Face, detect_emotions
+from .inference.recognizer import EmotionRecognizer, Face, detect_emotions
 from .weights import load_pretrained, load_weights
 
 __all__ = [

@@ -20,10 +20,10 @@ def _machine() -> str:
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from .augment import AugmentConfig
-    from .evaluate import evaluate_run
+    from .training.augment import AugmentConfig
+    from .results.evaluate import evaluate_run
     from .files import write_text
-    from .train import TrainConfig, train
+    from .training.train import TrainConfig, train
 
     if args.resume:
         out = Path(args.resume)
@@ -61,7 +61,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    from .evaluate import evaluate_run
+    from .results.evaluate import evaluate_run
 
     metrics = evaluate_run(args.weights, args.data, args.out, limit=args.limit, tta=args.tta,
                            command=_command(args), model=args.model)
@@ -72,10 +72,10 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     import cv2
 
-    from .annotate import draw_faces, write_image
-    from .images import find_images, load_rgb
-    from .outputs import face_row, write_csv, write_json
-    from .recognizer import EmotionRecognizer
+    from .inference.annotate import draw_faces, write_image
+    from .inference.images import find_images, load_rgb
+    from .inference.outputs import face_row, write_csv, write_json
+    from .inference.recognizer import EmotionRecognizer
 
     files, skipped = find_images(args.paths)
     if skipped:
@@ -118,8 +118,8 @@ def _relative(path: Path, roots: list[str]) -> Path:
 
 
 def cmd_video(args: argparse.Namespace) -> int:
-    from .recognizer import EmotionRecognizer
-    from .video import process_video
+    from .inference.recognizer import EmotionRecognizer
+    from .inference.video import process_video
 
     if (args.source is None) == (args.camera is None):
         raise FerxError("give a video file or --camera N, not both or neither")
@@ -151,8 +151,8 @@ def cmd_export(args: argparse.Namespace) -> int:
 def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .recognizer import EmotionRecognizer
-    from .server import create_app
+    from .inference.recognizer import EmotionRecognizer
+    from .serving.server import create_app
 
     rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend)
     uvicorn.run(create_app(rec, max_bytes=args.max_mb * 1024 * 1024), host=args.host, port=args.port)
@@ -160,7 +160,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 
 def _print_headline(metrics: dict) -> None:
-    from .views import NAMES
+    from .inference.views import NAMES
 
     for key in NAMES:
         m = metrics[key]
@@ -173,7 +173,7 @@ def _command(args: argparse.Namespace) -> str:
 
 
 def add_tta_args(p: argparse.ArgumentParser, what: str) -> None:
-    from .views import DEFAULT, MODES
+    from .inference.views import DEFAULT, MODES
 
     p.add_argument("--tta", default=DEFAULT, choices=list(MODES),
                    help=f"{what}: views (default: face, mirror, 2-px shifts and a 44-px zoom of each, 12 passes), "
@@ -182,8 +182,8 @@ def add_tta_args(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    from .train import TrainConfig
-    from .views import MODES
+    from .training.train import TrainConfig
+    from .inference.views import MODES
 
     d = TrainConfig()
     p = argparse.ArgumentParser(prog="ferx", description="Facial-expression recognition: train, evaluate, predict.")

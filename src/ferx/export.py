@@ -1,4 +1,4 @@
-"""ONNX export of a MiniXception (dynamic batch axis), int8 quantisation, and an onnxruntime runner."""
+"""ONNX export of a MiniXception (dynamic batch axis) and int8 quantisation."""
 from __future__ import annotations
 
 import os
@@ -8,7 +8,6 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .errors import FerxError
 from .files import atomic_path
 
 
@@ -57,30 +56,7 @@ def export_int8(model: torch.nn.Module, path: str | os.PathLike, calibration: np
 
 def calibration_faces(data: str | os.PathLike, count: int = 1024, seed: int = 0) -> np.ndarray:
     """A seeded sample of training faces for int8 calibration (never test faces)."""
-    from .data import load_train_test
+    from .data.fer2013 import load_train_test
 
     train = load_train_test(data)["train"].images
     return train[np.random.default_rng(seed).choice(len(train), min(count, len(train)), replace=False)]
-
-
-class OnnxModel:
-    """Runs an exported model with onnxruntime on the CPU; called like the torch model (tensor in, tensor out)."""
-
-    def __init__(self, path: str | os.PathLike, threads: int | None = None):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        # Spinning worker threads would steal the cores from OpenCV's face detector between calls.
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        if threads:
-            opts.intra_op_num_threads = threads
-        if not Path(path).is_file():
-            raise FerxError(f"{path}: no such ONNX model file")
-        try:
-            self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
-            raise FerxError(f"{path}: not an ONNX model ({exc.__class__.__name__})") from None
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        (logits,) = self.session.run(["logits"], {"pixels": np.ascontiguousarray(x.numpy(), dtype=np.float32)})
-        return torch.from_numpy(logits)

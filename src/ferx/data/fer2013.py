@@ -12,8 +12,8 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 from sklearn.model_selection import train_test_split
 
-from .errors import FerxError
-from .model import CLASSES
+from ..errors import FerxError
+from ..model import CLASSES
 
 log = logging.getLogger(__name__)
 

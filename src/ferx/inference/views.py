@@ -7,8 +7,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .errors import FerxError
-from .model import to_input
+from ..errors import FerxError
+from ..model import to_input
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 

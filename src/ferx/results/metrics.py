@@ -5,7 +5,7 @@ import numpy as np
 from sklearn.metrics import accuracy_score, classification_report, confusion_matrix, f1_score, roc_auc_score
 from sklearn.preprocessing import label_binarize
 
-from .model import CLASSES
+from ..model import CLASSES
 
 
 def compute_metrics(labels: np.ndarray, probs: np.ndarray) -> dict:

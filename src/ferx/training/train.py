@@ -16,11 +16,11 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment_batch, mixup
-from .data import Split, load_dataset
+from ..data.fer2013 import Split, load_dataset
 from .distill import distill_loss, soft_targets, teacher_logits
-from .errors import FerxError
-from .files import save_torch, write_text
-from .model import build_model, to_input
+from ..errors import FerxError
+from ..files import save_torch, write_text
+from ..model import build_model, to_input
 
 log = logging.getLogger(__name__)
 

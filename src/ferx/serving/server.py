@@ -7,9 +7,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from .errors import FerxError
-from .images import rgb_from_bytes
-from .recognizer import EmotionRecognizer
+from ..errors import FerxError
+from ..inference.images import rgb_from_bytes
+from ..inference.recognizer import EmotionRecognizer
 
 MAX_BYTES = 10 * 1024 * 1024
 
@@ -21,7 +21,7 @@ def error(status: int, message: str) -> JSONResponse:
 def create_app(recognizer: EmotionRecognizer | None = None, max_bytes: int = MAX_BYTES) -> FastAPI:
     """The app, with its recognizer loaded once here and shared by all requests."""
     rec = recognizer or EmotionRecognizer()
-    page = (resources.files("ferx") / "static" / "index.html").read_text()
+    page = (resources.files("ferx.serving") / "static" / "index.html").read_text()
     app = FastAPI(title="ferx", summary="Facial-expression recognition")
 
     @app.get("/healthz")

@@ -11,8 +11,8 @@ import numpy as np  # noqa: E402
 from sklearn.metrics import ConfusionMatrixDisplay, auc, roc_curve  # noqa: E402
 from sklearn.preprocessing import label_binarize  # noqa: E402
 
-from .files import atomic_path  # noqa: E402
-from .model import CLASSES  # noqa: E402
+from ..files import atomic_path  # noqa: E402
+from ..model import CLASSES  # noqa: E402
 
 
 def _save(fig: plt.Figure, path: Path) -> None:

@@ -11,10 +11,10 @@ import numpy as np
 from tqdm import tqdm
 
 from .annotate import draw_faces
-from .errors import FerxError
-from .faces import Box
-from .files import atomic_path
-from .model import CLASSES
+from ..errors import FerxError
+from .faces.crop import Box
+from ..files import atomic_path
+from ..model import CLASSES
 from .outputs import face_row, write_csv
 from .recognizer import EmotionRecognizer, Face
 

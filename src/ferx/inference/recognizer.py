@@ -8,12 +8,13 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .faces import Box, Detector, HaarDetector, crop_faces
+from .faces.crop import Box, Detector, crop_faces
+from .faces.haar import HaarDetector
 from .images import ImageInput, to_gray
-from .model import CLASSES, to_input
-from .errors import FerxError
+from ..model import CLASSES, to_input
+from ..errors import FerxError
 from .views import DEFAULT, check_mode, tta_logits
-from .weights import load_pretrained, load_weights, pretrained_path
+from ..weights import load_pretrained, load_weights, pretrained_path
 
 
 @dataclass
@@ -54,7 +55,7 @@ class EmotionRecognizer:
             backend = "onnx" if on_cpu and (weights is None or str(weights).endswith(".onnx")) else "torch"
         self.backend = backend
         if backend in ("onnx", "int8"):
-            from .export import OnnxModel
+            from .runtime import OnnxModel
 
             self.device = torch.device("cpu")
             self.model = OnnxModel(weights or pretrained_path().with_suffix(".onnx" if backend == "onnx" else ".int8.onnx"))

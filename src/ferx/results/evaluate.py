@@ -12,13 +12,13 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from .data import load_train_test, stratified_limit
-from .files import write_text
+from ..data.fer2013 import load_train_test, stratified_limit
+from ..files import write_text
 from .metrics import compute_metrics, report_text
 from .plots import plot_confusion, plot_curve, plot_roc
 from .report import results_readme
-from .views import DEFAULT, check_mode, mode_probs, predict_views
-from .weights import load_weights
+from ..inference.views import DEFAULT, check_mode, mode_probs, predict_views
+from ..weights import load_weights
 
 log = logging.getLogger(__name__)
 

@@ -11,11 +11,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from .data import cache_dir
-from .errors import FerxError
-from .export import OnnxModel, export_onnx
-from .views import check_mode, predict_views
-from .weights import load_weights
+from ..data.fer2013 import cache_dir
+from ..errors import FerxError
+from ..export import export_onnx
+from ..inference.runtime import OnnxModel
+from ..inference.views import check_mode, predict_views
+from ..weights import load_weights
 
 log = logging.getLogger(__name__)
 

@@ -7,9 +7,9 @@ from typing import Sequence
 import cv2
 import numpy as np
 
-from .errors import FerxError
-from .files import atomic_path
-from .model import CLASSES
+from ..errors import FerxError
+from ..files import atomic_path
+from ..model import CLASSES
 
 # One BGR colour per class, in CLASSES order.
 COLORS = [(60, 60, 230), (60, 160, 60), (160, 60, 160), (40, 200, 250), (190, 190, 190), (200, 120, 40), (230, 200, 40)]

@@ -6,8 +6,8 @@ import io
 import json
 import os
 
-from .files import write_text
-from .model import CLASSES
+from ..files import write_text
+from ..model import CLASSES
 
 CSV_FIELDS = ["x", "y", "w", "h", "emotion", *CLASSES]
 

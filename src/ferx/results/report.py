@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .model import CLASSES
-from .views import DEFAULT, DESCRIPTIONS, NAMES
+from ..model import CLASSES
+from ..inference.views import DEFAULT, DESCRIPTIONS, NAMES
 
 ARTEFACTS = [
     ("best_model.pt", "weights (plain `state_dict`) of the epoch with the best validation accuracy"),

@@ -1,0 +1,1 @@
+"""Loading data sets into cached arrays."""

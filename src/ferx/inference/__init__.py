@@ -1,0 +1,1 @@
+"""Prediction on images and video: views, the recognizer, runtimes, outputs."""

@@ -1,0 +1,1 @@
+"""The results folder: evaluation, metrics, plots, the generated README."""
