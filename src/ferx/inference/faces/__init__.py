@@ -1,1 +1,23 @@
-"""Face detectors and face crops."""
+"""Face detectors and face crops: a name -> detector table, each detector imported only when chosen."""
+from __future__ import annotations
+
+import importlib
+from typing import Callable
+
+from ...errors import FerxError
+
+# name -> (module, class); the module is imported only when that detector is built.
+DETECTORS: dict[str, tuple[str, str]] = {
+    "haar": ("haar", "HaarDetector"),
+}
+DEFAULT_DETECTOR = "haar"
+
+
+def get_detector(detector: str | Callable | None):
+    """A detector from its name, a callable (gray image -> boxes) as it is, or None (no detection)."""
+    if detector is None or callable(detector):
+        return detector
+    if not isinstance(detector, str) or detector not in DETECTORS:
+        raise FerxError(f"unknown detector {detector!r}; choose one of {', '.join(DETECTORS)} or pass a callable")
+    module, cls = DETECTORS[detector]
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)()

@@ -16,6 +16,7 @@ class HaarDetector:
     searching at half scale makes detection ~4x faster. `max_side` caps the searched copy of very large images.
     """
 
+    name = "haar"
     WINDOW = 24  # the cascade's own window size
 
     def __init__(self, max_side: int = 640, min_face: int = 48, scale_factor: float = 1.1, min_neighbors: int = 5):
