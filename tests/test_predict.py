@@ -184,3 +184,19 @@ def test_cli_predict_nothing_processed_exits_nonzero(tmp_path: Path, capsys) -> 
     assert main(["predict", str(tmp_path / "empty.jpg")]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'empty.jpg'}: empty file" in err and "no image could be processed" in err
+
+
+@pytest.mark.parametrize("given", ["files", "folders"])
+def test_cli_annotations_of_inputs_sharing_a_name_do_not_overwrite(scene, tmp_path: Path, given: str) -> None:
+    img, _ = scene
+    a, b, ann = tmp_path / "a", tmp_path / "b", tmp_path / "annotated"
+    a.mkdir(), b.mkdir()
+    Image.fromarray(img).save(a / "x.png")  # two faces: its copy gets boxes drawn
+    empty = background(200, 300, seed=9)
+    Image.fromarray(empty).save(b / "x.png")  # no face: its copy is the image unchanged
+    paths = [a / "x.png", b / "x.png"] if given == "files" else [a, b]
+    assert main(["predict", *map(str, paths), "--annotate", str(ann)]) == 0
+    assert sorted(p.name for p in ann.iterdir()) == ["x-2.png", "x.png"]
+    first, second = (np.asarray(Image.open(ann / n).convert("RGB")) for n in ("x.png", "x-2.png"))
+    assert first.shape == img.shape and np.abs(first.astype(int) - img).sum() > 0
+    np.testing.assert_array_equal(second, empty)

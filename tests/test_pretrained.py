@@ -13,7 +13,7 @@ from ferx.results.metrics import compute_metrics
 from ferx.inference.runtime import OnnxModel
 from ferx.training.train import TrainConfig
 from ferx.inference.views import mode_probs, predict_views
-from ferx.weights import pretrained_path
+from ferx.weights import load_model_card, pretrained_path
 
 ROOT = Path(__file__).resolve().parents[1]
 RESULTS = ROOT / "results"
@@ -38,8 +38,7 @@ def test_shipped_run_used_todays_default_recipe() -> None:
 def test_load_pretrained_offline() -> None:
     model = load_pretrained()
     assert isinstance(model, MiniXception) and not model.training
-    ckpt = torch.load(pretrained_path(), weights_only=True)
-    assert ckpt["classes"] == list(CLASSES)
+    assert load_model_card(pretrained_path()).classes == list(CLASSES)
     assert pretrained_path().stat().st_size < 5e6
 
 

@@ -8,7 +8,9 @@ import os
 import platform
 import shlex
 import sys
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Iterator
 
 from .errors import FerxError
 
@@ -19,44 +21,80 @@ def _machine() -> str:
     return f"{platform.machine()} CPU, {os.cpu_count()} cores"
 
 
-def cmd_train(args: argparse.Namespace) -> int:
+def _train_config(args: argparse.Namespace):
+    """The TrainConfig of `ferx train` / `ferx crossval` options; unset schedule options from the recipe of --init."""
     from .training.augment import AugmentConfig
-    from .results.evaluate import evaluate_run
+    from .training.finetune import FINETUNE_SCHEDULE
+    from .training.train import TrainConfig
+
+    for flag, value in (("--mixup", args.mixup), ("--class-weight", args.class_weight),
+                        ("--weight-decay", args.weight_decay), ("--rotate", args.rotate)):
+        if value < 0:
+            raise FerxError(f"{flag} {value:g}: must be positive, or 0 to turn it off")
+    if not 0 <= args.erase <= 1:
+        raise FerxError(f"--erase {args.erase:g}: a probability, between 0 and 1")
+    if not 0 <= args.distill_weight <= 1:
+        raise FerxError(f"--distill-weight {args.distill_weight:g}: a share of the loss, between 0 and 1")
+    if args.distill_temperature <= 0:
+        raise FerxError(f"--distill-temperature {args.distill_temperature:g}: must be positive")
+    if not 0 < args.scale[0] <= args.scale[1]:
+        raise FerxError(f"--scale {args.scale[0]:g} {args.scale[1]:g}: needs 0 < LOW <= HIGH")
+    if not 0 < args.test_fraction < 1:
+        raise FerxError(f"--test-fraction {args.test_fraction:g}: a share of the images, between 0 and 1")
+    augment = AugmentConfig(max_rotate=args.rotate, scale=tuple(args.scale), erase=args.erase)
+    # Fine-tuning a few hundred faces wants another schedule than FER-2013 from scratch (training/finetune.py).
+    schedule = {**{k: getattr(TrainConfig, k) for k in FINETUNE_SCHEDULE}, **(FINETUNE_SCHEDULE if args.init else {})}
+    schedule.update({k: getattr(args, k) for k in FINETUNE_SCHEDULE if getattr(args, k) is not None})
+    return TrainConfig(data=args.data, out=str(args.out), weight_decay=args.weight_decay, seed=args.seed,
+                       limit=args.limit, val_fraction=args.val_fraction, model=args.model, bf16=not args.no_bf16,
+                       mixup_alpha=args.mixup, class_weight_power=args.class_weight, device=args.device,
+                       augment=augment, teachers=args.teacher or [], teacher_views=args.teacher_views,
+                       distill_weight=args.distill_weight, distill_temperature=args.distill_temperature,
+                       init=args.init, test_fraction=args.test_fraction, group_regex=args.group_regex,
+                       detect=args.detect, **schedule)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from .data.splits import load_splits
     from .files import write_text
+    from .results.evaluate import evaluate_run
+    from .training.distributed import launch
     from .training.train import TrainConfig, train
 
-    if args.resume:
-        out = Path(args.resume)
-        cfg = TrainConfig(out=str(out))
-    else:
-        for flag, value in (("--mixup", args.mixup), ("--class-weight", args.class_weight),
-                            ("--weight-decay", args.weight_decay), ("--rotate", args.rotate)):
-            if value < 0:
-                raise FerxError(f"{flag} {value:g}: must be positive, or 0 to turn it off")
-        if not 0 <= args.erase <= 1:
-            raise FerxError(f"--erase {args.erase:g}: a probability, between 0 and 1")
-        if not 0 <= args.distill_weight <= 1:
-            raise FerxError(f"--distill-weight {args.distill_weight:g}: a share of the loss, between 0 and 1")
-        if args.distill_temperature <= 0:
-            raise FerxError(f"--distill-temperature {args.distill_temperature:g}: must be positive")
-        if not 0 < args.scale[0] <= args.scale[1]:
-            raise FerxError(f"--scale {args.scale[0]:g} {args.scale[1]:g}: needs 0 < LOW <= HIGH")
-        augment = AugmentConfig(max_rotate=args.rotate, scale=tuple(args.scale), erase=args.erase)
-        out = Path(args.out)
-        cfg = TrainConfig(data=args.data, out=str(out), epochs=args.epochs, batch_size=args.batch_size, lr=args.lr,
-                          weight_decay=args.weight_decay, seed=args.seed, limit=args.limit, patience=args.patience,
-                          val_fraction=args.val_fraction, model=args.model, bf16=not args.no_bf16,
-                          mixup_alpha=args.mixup, ema_warmup=args.ema_warmup, class_weight_power=args.class_weight,
-                          device=args.device, augment=augment, teachers=args.teacher or [],
-                          teacher_views=args.teacher_views, distill_weight=args.distill_weight,
-                          distill_temperature=args.distill_temperature)
+    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # become torchrun's N ranks of this same command
+        argv = [a for i, a in enumerate(args.argv) if not a.startswith("--nproc") and args.argv[i - 1] != "--nproc"]
+        return launch(args.nproc, argv)
+    out = Path(args.resume or args.out)
+    cfg = TrainConfig(out=str(out)) if args.resume else _train_config(args)
     summary = train(cfg, resume=bool(args.resume))
+    if int(os.environ.get("RANK", "0")) != 0:
+        return 0
     summary.update(machine=_machine(), command=_command(args))
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-    config = json.loads((out / "config.json").read_text())  # the resumed run's own data and limit
-    metrics = evaluate_run(out / "best_model.pt", config["data"], out, limit=config["limit"],
-                           command=summary["command"], model=config["model"])
+    config = TrainConfig.from_dict(json.loads((out / "config.json").read_text()))  # the resumed run's own data
+    test = None
+    if config.data and not _is_fer(config):  # any labelled folder: its own test split, rebuilt from the seed
+        test = load_splits(config.data, config.val_fraction, config.seed, config.limit, config.test_fraction,
+                           config.group_regex, config.detect)[0]["test"]
+    metrics = evaluate_run(out / "best_model.pt", config.data, out, limit=config.limit, command=summary["command"],
+                           test=test)
     _print_headline(metrics)
+    return 0
+
+
+def _is_fer(config) -> bool:
+    from .data.splits import is_fer2013
+
+    return is_fer2013(config.data) and config.detect is None
+
+
+def cmd_crossval(args: argparse.Namespace) -> int:
+    from .training.crossval import crossval
+
+    result = crossval(_train_config(args), args.folds, args.tta, command=_command(args))
+    m = result["mean"]
+    print(f"{args.folds}-fold mean accuracy {m['accuracy']:.4f} ± {m['accuracy_std']:.4f}, "
+          f"macro F1 {m['macro_f1']:.4f} ± {m['macro_f1_std']:.4f}; {Path(args.out) / 'README.md'}")
     return 0
 
 
@@ -70,51 +108,43 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 
 
 def cmd_predict(args: argparse.Namespace) -> int:
-    import cv2
-
-    from .inference.annotate import draw_faces, write_image
-    from .inference.images import find_images, load_rgb
-    from .inference.outputs import face_row, write_csv, write_json
+    from .inference.batch import predict_files
+    from .inference.images import find_images
     from .inference.recognizer import EmotionRecognizer
 
     files, skipped = find_images(args.paths)
     if skipped:
         log.info("skipped %d non-image file(s) in the folders given", len(skipped))
     rec = EmotionRecognizer(args.weights, device=args.device, detector=None if args.no_detect else "haar",
-                            tta=args.tta, backend=args.backend)
-    results, failed = {}, 0
-    for i in range(0, len(files), 16):  # bounded memory: 16 decoded images at a time, faces batched across them
-        chunk, images = [], []
-        for path in files[i : i + 16]:
-            try:
-                images.append(load_rgb(path))
-                chunk.append(path)
-            except FerxError as exc:
-                print(f"ferx: error: {exc}", file=sys.stderr)
-                failed += 1
-        for path, rgb, faces in zip(chunk, images, rec.predict_many(images)):
-            results[str(path)] = faces
-            summary = ", ".join(f"{f.emotion} {f.scores[f.emotion]:.2f} at {tuple(f.box)}" for f in faces) or "no face"
-            print(f"{path}: {summary}")
-            if args.annotate:
-                bgr = cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR)
-                write_image(Path(args.annotate) / _relative(path, args.paths), draw_faces(bgr, faces))
-    if args.json:
-        write_json(args.json, results)
-    if args.csv:
-        write_csv(args.csv, [{"image": k, **face_row(f)} for k, faces in results.items() for f in faces], ["image"])
-    if not results:
+                            tta=args.tta, backend=args.backend, max_pixels=args.max_pixels)
+    with _own_pixel_limit():
+        done, failed = predict_files(rec, files, json_path=args.json, csv_path=args.csv, annotate=args.annotate,
+                                     roots=args.paths, report=_print_result)
+    if not done:
         print(f"ferx: error: no image could be processed ({failed} failed)", file=sys.stderr)
         return 2
     return 0
 
 
-def _relative(path: Path, roots: list[str]) -> Path:
-    """Where an annotated copy goes inside the output folder: its path below the folder it was found in."""
-    for root in map(Path, roots):
-        if root.is_dir() and path.is_relative_to(root):
-            return path.relative_to(root)
-    return Path(path.name)
+def _print_result(result) -> None:
+    if result.faces is None:
+        print(f"ferx: error: {result.error}", file=sys.stderr)
+        return
+    faces = result.faces
+    summary = ", ".join(f"{f.emotion} {f.scores[f.emotion]:.2f} at {tuple(f.box)}" for f in faces) or "no face"
+    print(f"{result.path}: {summary}")
+
+
+@contextmanager
+def _own_pixel_limit() -> Iterator[None]:
+    """--max-pixels as the one pixel limit: PIL's own (a global) would warn at 89 MP and refuse at 179 MP."""
+    from PIL import Image
+
+    saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
+    try:
+        yield
+    finally:
+        Image.MAX_IMAGE_PIXELS = saved
 
 
 def cmd_video(args: argparse.Namespace) -> int:
@@ -137,13 +167,13 @@ def cmd_video(args: argparse.Namespace) -> int:
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .export import calibration_faces, export_int8, export_onnx
-    from .weights import load_pretrained, load_weights
+    from .weights import load_model, pretrained_path
 
-    model = load_pretrained() if args.weights is None else load_weights(args.weights)
+    model, card = load_model(pretrained_path() if args.weights is None else args.weights)
     if args.int8:
-        export_int8(model, args.onnx, calibration_faces(args.data, args.calibration))
+        export_int8(model, args.onnx, calibration_faces(args.data, args.calibration), card)
     else:
-        export_onnx(model, args.onnx)
+        export_onnx(model, args.onnx, card)
     print(f"wrote {args.onnx}")
     return 0
 
@@ -154,8 +184,11 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .inference.recognizer import EmotionRecognizer
     from .serving.server import create_app
 
-    rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend)
-    uvicorn.run(create_app(rec, max_bytes=args.max_mb * 1024 * 1024), host=args.host, port=args.port)
+    rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend,
+                            max_pixels=args.max_pixels)
+    app = create_app(rec, max_bytes=args.max_mb * 1024 * 1024, max_concurrent=args.max_concurrent)
+    with _own_pixel_limit():
+        uvicorn.run(app, host=args.host, port=args.port)
     return 0
 
 
@@ -181,26 +214,31 @@ def add_tta_args(p: argparse.ArgumentParser, what: str) -> None:
     p.add_argument("--no-tta", dest="tta", action="store_const", const="none", help="same as --tta none")
 
 
-def build_parser() -> argparse.ArgumentParser:
-    from .training.train import TrainConfig
+def add_train_args(t: argparse.ArgumentParser) -> None:
+    """Options shared by `ferx train` and `ferx crossval`: data splits, starting weights and the recipe."""
+    from .inference.faces import DEFAULT_DETECTOR
     from .inference.views import MODES
+    from .training.finetune import FINETUNE_SCHEDULE as FT
+    from .training.train import TrainConfig
 
     d = TrainConfig()
-    p = argparse.ArgumentParser(prog="ferx", description="Facial-expression recognition: train, evaluate, predict.")
-    p.add_argument("--debug", action="store_true", help="show tracebacks")
-    sub = p.add_subparsers(dest="command", required=True)
-
-    t = sub.add_parser("train", help="train Mini-Xception on FER-2013, then evaluate the best checkpoint")
-    t.add_argument("--data", default=d.data, help="FER-2013 folder (train/, test/) or fer2013.csv")
-    t.add_argument("--out", default=d.out, help="results folder")
-    t.add_argument("--resume", metavar="OUT", help="continue the run whose last.pt is in OUT")
-    t.add_argument("--epochs", type=int, default=d.epochs)
-    t.add_argument("--batch-size", type=int, default=d.batch_size)
-    t.add_argument("--lr", type=float, default=d.lr, help="peak learning rate of the one-cycle schedule")
+    t.add_argument("--init", metavar="WEIGHTS", help="fine-tune from 'pretrained' (the packaged model) or a ferx "
+                   "checkpoint; the head is refitted to the data set's classes")
+    t.add_argument("--test-fraction", type=float, default=d.test_fraction,
+                   help="share of a single labelled folder DIR/<class>/ held out as the test split (seeded, stratified)")
+    t.add_argument("--group-regex", metavar="REGEX",
+                   help="subject id in file names (first group, else the match): no subject on both sides of a split")
+    t.add_argument("--detect", nargs="?", const=DEFAULT_DETECTOR, metavar="DETECTOR",
+                   help=f"crop faces with a detector first (default {DEFAULT_DETECTOR}; cached), for photos, not crops")
+    t.add_argument("--epochs", type=int, help=f"default {d.epochs}; {FT['epochs']} with --init")
+    t.add_argument("--batch-size", type=int, help=f"images per step, over all processes (default {d.batch_size}; "
+                   f"{FT['batch_size']} with --init)")
+    t.add_argument("--lr", type=float, help=f"peak learning rate of the one-cycle schedule (default {d.lr:g}; "
+                   f"{FT['lr']:g} with --init)")
     t.add_argument("--weight-decay", type=float, default=d.weight_decay, help="AdamW decoupled weight decay")
     t.add_argument("--mixup", type=float, default=d.mixup_alpha, help="mixup Beta alpha (0 turns mixup off)")
-    t.add_argument("--ema-warmup", action=argparse.BooleanOptionalAction, default=d.ema_warmup,
-                   help="ramp the weight-average decay up from 0.1 (for short runs)")
+    t.add_argument("--ema-warmup", action=argparse.BooleanOptionalAction, default=None,
+                   help="ramp the weight-average decay up from 0.1 (for short runs; on with --init)")
     t.add_argument("--class-weight", type=float, default=d.class_weight_power, metavar="POWER",
                    help="weigh each class's loss by its training count^-POWER (0: unweighted)")
     t.add_argument("--rotate", type=float, default=d.augment.max_rotate, metavar="DEG",
@@ -217,14 +255,53 @@ def build_parser() -> argparse.ArgumentParser:
                    help="share of the distillation term in the loss (the hard labels get 1 - W)")
     t.add_argument("--distill-temperature", type=float, default=d.distill_temperature, metavar="T",
                    help="softmax temperature of teacher and student in the distillation term")
-    t.add_argument("--patience", type=int, default=d.patience, help="early-stopping patience in epochs")
+    t.add_argument("--patience", type=int, help=f"early-stopping patience in epochs (default {d.patience}; "
+                   f"{FT['patience']} with --init)")
     t.add_argument("--val-fraction", type=float, default=d.val_fraction)
     t.add_argument("--seed", type=int, default=d.seed)
     t.add_argument("--limit", type=int, help="at most this many images per split (quick look)")
     t.add_argument("--model", default=d.model, help="model variant: emo (default) or original")
     t.add_argument("--no-bf16", action="store_true", help="train in float32")
     t.add_argument("--device", default=d.device, help="torch device to train on, e.g. cpu (default) or cuda")
+
+
+def _positive_int(text: str) -> int:
+    """A whole number >= 1; also written as 40e6."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if value < 1 or value != int(value):
+        raise argparse.ArgumentTypeError(f"{text}: must be a whole number, 1 or more")
+    return int(value)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from .serving import MAX_CONCURRENT
+    from .training.train import TrainConfig
+    from .inference.views import MODES
+
+    d = TrainConfig()
+    p = argparse.ArgumentParser(prog="ferx", description="Facial-expression recognition: train, evaluate, predict.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    t = sub.add_parser("train", help="train Mini-Xception on FER-2013, then evaluate the best checkpoint")
+    t.add_argument("--data", default=d.data, help="FER-2013 folder (train/, test/) or fer2013.csv")
+    t.add_argument("--out", default=d.out, help="results folder")
+    t.add_argument("--resume", metavar="OUT", help="continue the run whose last.pt is in OUT")
+    t.add_argument("--nproc", type=int, default=1, metavar="N",
+                   help="train as N data-parallel processes on this machine (torchrun: gloo on CPU, NCCL on GPUs)")
+    add_train_args(t)
     t.set_defaults(func=cmd_train)
+
+    c = sub.add_parser("crossval", help="K-fold cross-validation on a labelled folder DIR/<class>/ (by subject)")
+    c.add_argument("--data", required=True, help="labelled folder DIR/<class>/<images>")
+    c.add_argument("--out", required=True, help="results folder: crossval.json, README.md, one folder per fold")
+    c.add_argument("--folds", type=int, default=5, help="number of folds (the number of subjects: leave one out)")
+    add_tta_args(c, "prediction path on each test fold")
+    add_train_args(c)
+    c.set_defaults(func=cmd_crossval)
 
     e = sub.add_parser("evaluate", help="evaluate weights on the test split and write the results folder")
     e.add_argument("--weights", required=True)
@@ -232,8 +309,17 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--out", default="results")
     e.add_argument("--limit", type=int, help="at most this many test images")
     add_tta_args(e, "the headline's prediction path (all three are reported)")
-    e.add_argument("--model", default=d.model, help="variant of a plain state_dict: emo (default) or original")
+    e.add_argument("--model", default=d.model,
+                   help="variant of a plain state_dict that has no model card (.json) beside it: emo or original")
     e.set_defaults(func=cmd_evaluate)
+
+    def add_pixel_limit(q: argparse.ArgumentParser) -> None:
+        from .inference.images import DEFAULT_MAX_PIXELS
+
+        q.add_argument("--max-pixels", type=_positive_int, default=DEFAULT_MAX_PIXELS, metavar="N",
+                       help=f"refuse images over N pixels, read from the header before decoding "
+                            f"(default {DEFAULT_MAX_PIXELS}, {DEFAULT_MAX_PIXELS / 1e6:g} megapixels; one such decode "
+                            "takes ~300 MB); also written 40e6")
 
     def add_model_args(q: argparse.ArgumentParser) -> None:
         q.add_argument("--weights", help="weights file (default: the packaged pretrained model)")
@@ -249,6 +335,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--csv", help="write one row per face as CSV")
     r.add_argument("--annotate", metavar="DIR", help="write annotated copies of the images here")
     r.add_argument("--no-detect", action="store_true", help="images are already face crops (any size)")
+    add_pixel_limit(r)
     add_model_args(r)
     r.set_defaults(func=cmd_predict)
 
@@ -276,6 +363,9 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")
     s.add_argument("--port", type=int, default=8000)
     s.add_argument("--max-mb", type=int, default=10, help="largest upload in MB; larger gets 413")
+    add_pixel_limit(s)
+    s.add_argument("--max-concurrent", type=_positive_int, default=MAX_CONCURRENT, metavar="N",
+                   help=f"images decoded and analysed at once; others wait (default {MAX_CONCURRENT})")
     add_model_args(s)
     s.set_defaults(func=cmd_serve)
     return p
@@ -285,7 +375,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     args = build_parser().parse_args(argv)
     args.argv = argv
-    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    # Under torchrun only rank 0 tells the story.
+    logging.basicConfig(level=logging.INFO if os.environ.get("RANK", "0") == "0" else logging.WARNING, format="%(message)s")
     try:
         return args.func(args)
     except FerxError as exc:

@@ -3,3 +3,7 @@
 
 class FerxError(Exception):
     """Bad input or state, with a message naming the file and the problem."""
+
+
+class ImageTooLarge(FerxError):
+    """An image whose header declares more pixels than allowed: refused before any pixel is decoded."""

@@ -1,6 +1,7 @@
 """ONNX export of a MiniXception (dynamic batch axis) and int8 quantisation."""
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from pathlib import Path
@@ -9,16 +10,35 @@ import numpy as np
 import torch
 
 from .files import atomic_path
+from .weights import ONNX_CARD_KEY, ModelCard, load_model_card
 
 
-def export_onnx(model: torch.nn.Module, path: str | os.PathLike, opset: int = 17) -> None:
-    """Write `model` as ONNX: input "pixels" (N, 1, 48, 48) in [0, 1], output "logits" (N, classes)."""
+def export_onnx(model: torch.nn.Module, path: str | os.PathLike, card: ModelCard | None = None, opset: int = 17) -> None:
+    """Write `model` as ONNX: input "pixels" (N, 1, 48, 48) in [0, 1], output "logits" (N, classes).
+
+    The model card (default: the packaged variant's) goes into the file's metadata_props as JSON.
+    """
     model = model.eval()
+    card = card or ModelCard.for_variant("emo")
+    size = card.input_size
     with atomic_path(path) as tmp:
         torch.onnx.export(
-            model, (torch.rand(2, 1, 48, 48),), str(tmp), input_names=["pixels"], output_names=["logits"],
+            model, (torch.rand(2, 1, size, size),), str(tmp), input_names=["pixels"], output_names=["logits"],
             dynamic_axes={"pixels": {0: "batch"}, "logits": {0: "batch"}}, opset_version=opset, dynamo=False,
         )
+        write_card(tmp, card)
+
+
+def write_card(path: str | os.PathLike, card: ModelCard) -> None:
+    """Store `card` as JSON in the metadata_props of the ONNX file at `path` (in place)."""
+    import onnx
+
+    proto = onnx.load(str(path))
+    props = [p for p in proto.metadata_props if p.key != ONNX_CARD_KEY]
+    del proto.metadata_props[:]
+    proto.metadata_props.extend(props)
+    proto.metadata_props.add(key=ONNX_CARD_KEY, value=json.dumps(card.to_dict()))
+    onnx.save(proto, str(path))
 
 
 def quantize_onnx(src: str | os.PathLike, dst: str | os.PathLike, calibration: np.ndarray, batch_size: int = 128) -> None:
@@ -45,12 +65,14 @@ def quantize_onnx(src: str | os.PathLike, dst: str | os.PathLike, calibration: n
         quant_pre_process(str(src), str(prepared))  # graph optimisation and shape inference first, as onnxruntime advises
         quantize_static(str(prepared), str(out), Faces(), quant_format=QuantFormat.QDQ, per_channel=True,
                         activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+        write_card(out, load_model_card(src))  # the float model's card, which quantisation does not carry over
 
 
-def export_int8(model: torch.nn.Module, path: str | os.PathLike, calibration: np.ndarray) -> None:
+def export_int8(model: torch.nn.Module, path: str | os.PathLike, calibration: np.ndarray,
+                card: ModelCard | None = None) -> None:
     """Export `model` to ONNX and write its int8 quantisation to `path`."""
     with tempfile.TemporaryDirectory() as tmp:
-        export_onnx(model, Path(tmp) / "float.onnx")
+        export_onnx(model, Path(tmp) / "float.onnx", card)
         quantize_onnx(Path(tmp) / "float.onnx", path, calibration)
 
 

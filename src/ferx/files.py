@@ -8,6 +8,9 @@ from typing import Iterator
 
 import torch
 
+# Suffixes of the image files ferx looks for in folders (predict, training data): one set for every reader.
+IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"})
+
 
 @contextmanager
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:

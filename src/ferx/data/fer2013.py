@@ -13,12 +13,12 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.model_selection import train_test_split
 
 from ..errors import FerxError
+from ..files import IMAGE_SUFFIXES
 from ..model import CLASSES
 
 log = logging.getLogger(__name__)
 
 IMAGE_SIZE = 48
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff"}
 # fer2013.csv codes: 0 Angry, 1 Disgust, 2 Fear, 3 Happy, 4 Sad, 5 Surprise, 6 Neutral -> CLASSES index
 CSV_TO_CLASS = np.array([0, 1, 2, 3, 5, 6, 4])
 CSV_COLUMNS = ("emotion", "pixels", "Usage")

@@ -20,12 +20,12 @@ from typing import Callable
 import numpy as np
 
 from ..errors import FerxError
+from ..files import IMAGE_SUFFIXES
 from ..model import CLASSES
 from .fer2013 import MAX_BAD_FRACTION, _fingerprint, cache_dir
 
 log = logging.getLogger(__name__)
 
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif", ".pgm", ".ppm"}
 _ALIASES = {
     "angry": ("anger", "angry", "an"),
     "disgust": ("disgusted", "disgust", "di"),

@@ -11,8 +11,14 @@ from ..errors import FerxError
 from ..files import atomic_path
 from ..model import CLASSES
 
-# One BGR colour per class, in CLASSES order.
+# One BGR colour per class, in CLASSES order; other class names (a fine-tuned model's) take the rest in turn.
 COLORS = [(60, 60, 230), (60, 160, 60), (160, 60, 160), (40, 200, 250), (190, 190, 190), (200, 120, 40), (230, 200, 40)]
+
+
+def class_color(names: Sequence[str], i: int) -> tuple[int, int, int]:
+    """The colour of class `names[i]`: its FER-2013 colour where it is one of those classes."""
+    name = names[i]
+    return COLORS[CLASSES.index(name)] if name in CLASSES else COLORS[i % len(COLORS)]
 
 
 def draw_faces(bgr: np.ndarray, faces: Sequence) -> np.ndarray:
@@ -23,7 +29,8 @@ def draw_faces(bgr: np.ndarray, faces: Sequence) -> np.ndarray:
     font = 0.5 * max(scale, 0.6)
     for face in faces:
         x, y, w, h = face.box
-        color = COLORS[CLASSES.index(face.emotion)]
+        names = list(face.scores)
+        color = class_color(names, names.index(face.emotion))
         cv2.rectangle(out, (x, y), (x + w, y + h), color, thick)
         label = f"{face.emotion} {face.scores[face.emotion]:.2f}"
         (tw, th), _ = cv2.getTextSize(label, cv2.FONT_HERSHEY_SIMPLEX, font, thick)
@@ -32,16 +39,20 @@ def draw_faces(bgr: np.ndarray, faces: Sequence) -> np.ndarray:
         cv2.putText(out, label, (x + 2, ty - 2), cv2.FONT_HERSHEY_SIMPLEX, font, (0, 0, 0), thick, cv2.LINE_AA)
         bar_h = max(3, h // 14)
         bx = x + w + 4 if x + w + 4 + w // 2 < out.shape[1] else max(0, x - w // 2 - 4)
-        for i, name in enumerate(CLASSES):
+        for i, name in enumerate(names):
             by = y + i * (bar_h + 2)
-            cv2.rectangle(out, (bx, by), (bx + int(face.scores[name] * w / 2), by + bar_h), COLORS[i], -1)
+            cv2.rectangle(out, (bx, by), (bx + int(face.scores[name] * w / 2), by + bar_h), class_color(names, i), -1)
     return out
+
+
+def writable_path(path: Path) -> Path:
+    """`path`, or `path` + ".png" where OpenCV has no writer for its suffix (e.g. .gif)."""
+    return path if cv2.haveImageWriter(str(path)) else path.with_name(path.name + ".png")
 
 
 def write_image(path: Path, bgr: np.ndarray) -> Path:
     """Write an image atomically (temporary name, then rename), as PNG where OpenCV cannot write the suffix."""
-    if not cv2.haveImageWriter(str(path)):
-        path = path.with_name(path.name + ".png")
+    path = writable_path(path)
     with atomic_path(path) as tmp:
         ok, buf = cv2.imencode(tmp.suffix, bgr)
         if not ok:

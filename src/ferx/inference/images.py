@@ -7,12 +7,16 @@ from pathlib import Path
 from typing import Iterable, Union
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 
-from ..errors import FerxError
+from ..errors import FerxError, ImageTooLarge
+from ..files import IMAGE_SUFFIXES
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
-IMAGE_SUFFIXES = {".jpg", ".jpeg", ".png", ".bmp", ".webp", ".tif", ".tiff", ".gif"}
+# Decoded pixels allowed per image file or upload. 40 megapixels admits the photos of nearly every camera
+# (phones save 12-50 MP, most system cameras 24-45 MP... see the note in README) while one decode stays
+# within a few hundred MB; the size is read from the header, so a bigger image costs nothing to refuse.
+DEFAULT_MAX_PIXELS = 40_000_000
 
 
 def _flatten(img: Image.Image) -> Image.Image:
@@ -29,39 +33,59 @@ def _flatten(img: Image.Image) -> Image.Image:
     return img if img.mode == "L" else img.convert("RGB")
 
 
-def _pil_to_gray(img: Image.Image) -> np.ndarray:
-    return np.asarray(_flatten(img).convert("L"), dtype=np.uint8)
+def check_pixels(size: tuple[int, int], name: str, max_pixels: int | None) -> None:
+    """ImageTooLarge naming the image if its (width, height) is over `max_pixels` (None: no limit)."""
+    w, h = size
+    if max_pixels is not None and w * h > max_pixels:
+        raise ImageTooLarge(f"{name}: {w}x{h} image ({w * h:,} pixels) is over the limit of {max_pixels:,} pixels "
+                            "(max_pixels)")
 
 
-def _read(path: Path) -> Image.Image:
-    """A flattened PIL image from a file, or a one-line FerxError naming it."""
+def open_image(source: Path | bytes, name: str, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> Image.Image:
+    """An image with only its header read (PIL is lazy), refused if it declares more than `max_pixels` pixels."""
+    try:
+        img = Image.open(io.BytesIO(source) if isinstance(source, (bytes, bytearray)) else source)
+    except Image.DecompressionBombError:  # over twice PIL's own Image.MAX_IMAGE_PIXELS, which also applies
+        raise ImageTooLarge(f"{name}: over PIL's limit of {2 * (Image.MAX_IMAGE_PIXELS or 0)} pixels "
+                            "(PIL.Image.MAX_IMAGE_PIXELS)") from None
+    except Exception as exc:  # PIL's parsers raise many types on hostile bytes; all mean "not an image"
+        raise FerxError(f"{name}: not a readable image ({exc.__class__.__name__})") from None
+    try:
+        check_pixels(img.size, name, max_pixels)
+    except ImageTooLarge:
+        img.close()
+        raise
+    return img
+
+
+def decode(img: Image.Image, name: str, mode: str) -> np.ndarray:
+    """The pixels of an opened image, flattened (see `_flatten`), as an 8-bit "L" or "RGB" array."""
+    try:
+        with img:
+            return np.asarray(_flatten(img).convert(mode), dtype=np.uint8)
+    except Exception as exc:  # truncated or corrupt data surfaces only now, as any of PIL's exception types
+        raise FerxError(f"{name}: not a readable image ({exc.__class__.__name__})") from None
+
+
+def _read(path: Path, mode: str, max_pixels: int | None) -> np.ndarray:
+    """An image file as an "L" or "RGB" array, or a one-line FerxError naming it."""
     if not path.exists():
         raise FerxError(f"{path}: no such file")
     if path.is_dir():
         raise FerxError(f"{path}: is a folder, expected an image file")
     if path.stat().st_size == 0:
         raise FerxError(f"{path}: empty file")
-    try:
-        with Image.open(path) as img:
-            img.load()
-            return _flatten(img)
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise FerxError(f"{path}: not a readable image ({exc.__class__.__name__})") from None
+    return decode(open_image(path, str(path), max_pixels), str(path), mode)
 
 
-def rgb_from_bytes(data: bytes, name: str = "upload") -> np.ndarray:
+def rgb_from_bytes(data: bytes, name: str = "upload", max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """An encoded image (e.g. an HTTP upload) as an 8-bit RGB array; FerxError naming it if unreadable."""
-    try:
-        with Image.open(io.BytesIO(data)) as img:
-            img.load()
-            return np.asarray(_flatten(img).convert("RGB"))
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError, Image.DecompressionBombError) as exc:
-        raise FerxError(f"{name}: not a readable image ({exc.__class__.__name__})") from None
+    return decode(open_image(data, name, max_pixels), name, "RGB")
 
 
-def load_rgb(path: str | os.PathLike) -> np.ndarray:
+def load_rgb(path: str | os.PathLike, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
     """An image file as an 8-bit RGB array (EXIF orientation applied), for detection and for drawing."""
-    return np.asarray(_read(Path(path)).convert("RGB"))
+    return _read(Path(path), "RGB", max_pixels)
 
 
 def _array_to_gray(a: np.ndarray, bgr: bool) -> np.ndarray:
@@ -81,13 +105,20 @@ def _array_to_gray(a: np.ndarray, bgr: bool) -> np.ndarray:
     raise FerxError(f"unsupported array shape {a.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
 
 
-def to_gray(image: ImageInput, bgr: bool = False) -> np.ndarray:
-    """A path, PIL image or array (RGB, or BGR with `bgr`) as an 8-bit grayscale array, EXIF orientation applied."""
+def to_gray(image: ImageInput, bgr: bool = False, max_pixels: int | None = DEFAULT_MAX_PIXELS) -> np.ndarray:
+    """A path, PIL image or array (RGB, or BGR with `bgr`) as an 8-bit grayscale array, EXIF orientation applied.
+
+    Files and PIL images over `max_pixels` raise ImageTooLarge before decoding (arrays are decoded already).
+    """
     if isinstance(image, np.ndarray):
         return _array_to_gray(image, bgr)
     if isinstance(image, Image.Image):
-        return _pil_to_gray(image)
-    return np.asarray(_read(Path(image)).convert("L"), dtype=np.uint8)
+        check_pixels(image.size, "image", max_pixels)
+        try:
+            return np.asarray(_flatten(image).convert("L"), dtype=np.uint8)
+        except Exception as exc:  # a lazily opened image decodes only now
+            raise FerxError(f"image: not a readable image ({exc.__class__.__name__})") from None
+    return _read(Path(image), "L", max_pixels)
 
 
 def find_images(paths: Iterable[str | os.PathLike]) -> tuple[list[Path], list[Path]]:

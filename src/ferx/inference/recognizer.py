@@ -10,11 +10,11 @@ import torch
 
 from .faces.crop import Box, Detector, crop_faces
 from .faces.haar import HaarDetector
-from .images import ImageInput, to_gray
-from ..model import CLASSES, to_input
+from .images import DEFAULT_MAX_PIXELS, ImageInput, to_gray
+from ..model import to_input
 from ..errors import FerxError
 from .views import DEFAULT, check_mode, tta_logits
-from ..weights import load_pretrained, load_weights, pretrained_path
+from ..weights import ModelCard, load_model, pretrained_path
 
 
 @dataclass
@@ -38,6 +38,8 @@ class EmotionRecognizer:
     `backend`: "torch", "onnx" (onnxruntime, CPU; `weights` then names an .onnx file), "int8" (the packaged
     int8 model or an .onnx from `ferx export --int8`: about twice as fast again), or "auto":
     onnx for the packaged weights or an .onnx file on the CPU (3-7x faster here, benchmarks/inference.py), else torch.
+    `max_pixels`: image files and PIL images declaring more pixels are refused (ImageTooLarge) before decoding;
+    None lifts ferx's limit (PIL's own Image.MAX_IMAGE_PIXELS still refuses above twice its value).
     """
 
     def __init__(
@@ -48,6 +50,7 @@ class EmotionRecognizer:
         tta: str | bool = DEFAULT,
         batch_size: int = 1024,
         backend: str = "auto",
+        max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ):
         self.device = torch.device(device)
         if backend == "auto":
@@ -59,22 +62,27 @@ class EmotionRecognizer:
 
             self.device = torch.device("cpu")
             self.model = OnnxModel(weights or pretrained_path().with_suffix(".onnx" if backend == "onnx" else ".int8.onnx"))
+            self.card: ModelCard = self.model.card
         elif backend == "torch":
-            self.model = load_pretrained(self.device) if weights is None else load_weights(weights, self.device)
+            self.model, self.card = load_model(pretrained_path() if weights is None else weights, self.device)
         else:
             raise FerxError(f"unknown backend {backend!r}; choose auto, torch, onnx or int8")
+        self.classes: list[str] = self.card.classes  # Face labels and score keys, in the model's output order
         self.detector = HaarDetector() if detector == "haar" else detector
         self.tta, self.batch_size = check_mode(tta), batch_size
+        if max_pixels is not None and max_pixels < 1:
+            raise FerxError(f"max_pixels {max_pixels}: must be a positive number of pixels, or None for no limit")
+        self.max_pixels = max_pixels
 
     @torch.no_grad()
     def classify(self, crops: np.ndarray) -> np.ndarray:
-        """Probabilities (N, 7) for uint8 face crops (N, 48, 48)."""
+        """Probabilities (N, classes) for uint8 face crops (N, 48, 48)."""
         out = []
         for i in range(0, len(crops), self.batch_size):
             x = to_input(crops[i : i + self.batch_size]).to(self.device)
             logits = tta_logits(self.model, x, self.tta)
             out.append(torch.softmax(logits, 1).cpu())
-        return torch.cat(out).numpy() if out else np.zeros((0, len(CLASSES)), np.float32)
+        return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
 
     def find_faces(self, gray: np.ndarray, boxes: Sequence[Box] | None = None) -> list[Box]:
         if boxes is not None:
@@ -85,13 +93,13 @@ class EmotionRecognizer:
 
     def predict_many(self, images: Sequence[ImageInput], bgr: bool = False) -> list[list[Face]]:
         """Faces of several images, all crops classified in one batched pass."""
-        grays = [to_gray(im, bgr) for im in images]
+        grays = [to_gray(im, bgr, self.max_pixels) for im in images]
         boxes = [self.find_faces(g) for g in grays]
         crops = [crop_faces(g, b) if b else np.zeros((0, 48, 48), np.uint8) for g, b in zip(grays, boxes)]
-        probs = self.classify(np.concatenate(crops)) if crops else np.zeros((0, len(CLASSES)))
+        probs = self.classify(np.concatenate(crops)) if crops else np.zeros((0, len(self.classes)))
         out, k = [], 0
         for b in boxes:
-            out.append([_face(box, p) for box, p in zip(b, probs[k : k + len(b)])])
+            out.append([self._face(box, p) for box, p in zip(b, probs[k : k + len(b)])])
             k += len(b)
         return out
 
@@ -99,13 +107,13 @@ class EmotionRecognizer:
         """Faces in one image (path, PIL image or array; `bgr` for OpenCV arrays); [] when there is none."""
         if boxes is None:
             return self.predict_many([image], bgr)[0]
-        gray = to_gray(image, bgr)
+        gray = to_gray(image, bgr, self.max_pixels)
         boxes = self.find_faces(gray, boxes)
-        return [_face(b, p) for b, p in zip(boxes, self.classify(crop_faces(gray, boxes)))] if boxes else []
+        return [self._face(b, p) for b, p in zip(boxes, self.classify(crop_faces(gray, boxes)))] if boxes else []
 
-
-def _face(box: Box, probs: np.ndarray) -> Face:
-    return Face(box=box, emotion=CLASSES[int(probs.argmax())], scores={c: float(p) for c, p in zip(CLASSES, probs)})
+    def _face(self, box: Box, probs: np.ndarray) -> Face:
+        return Face(box=box, emotion=self.classes[int(probs.argmax())],
+                    scores={c: float(p) for c, p in zip(self.classes, probs)})
 
 
 _default: EmotionRecognizer | None = None

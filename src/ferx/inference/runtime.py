@@ -8,10 +8,14 @@ import numpy as np
 import torch
 
 from ..errors import FerxError
+from ..weights import card_from_metadata
 
 
 class OnnxModel:
-    """Runs an exported model with onnxruntime on the CPU; called like the torch model (tensor in, tensor out)."""
+    """Runs an exported model with onnxruntime on the CPU; called like the torch model (tensor in, tensor out).
+
+    `card`: the ModelCard stored in the file's metadata by `ferx export` (classes, input size, temperature).
+    """
 
     def __init__(self, path: str | os.PathLike, threads: int | None = None):
         import onnxruntime as ort
@@ -27,6 +31,7 @@ class OnnxModel:
             self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
         except Exception as exc:  # onnxruntime raises its own exception types for unreadable models
             raise FerxError(f"{path}: not an ONNX model ({exc.__class__.__name__})") from None
+        self.card = card_from_metadata(self.session.get_modelmeta().custom_metadata_map, path)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         (logits,) = self.session.run(["logits"], {"pixels": np.ascontiguousarray(x.numpy(), dtype=np.float32)})

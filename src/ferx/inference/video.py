@@ -14,7 +14,6 @@ from .annotate import draw_faces
 from ..errors import FerxError
 from .faces.crop import Box
 from ..files import atomic_path
-from ..model import CLASSES
 from .outputs import face_row, write_csv
 from .recognizer import EmotionRecognizer, Face
 
@@ -41,7 +40,8 @@ class FaceSmoother:
         free = dict(self.tracks)
         out, tracks = [], {}
         for face in faces:
-            new = np.array([face.scores[c] for c in CLASSES])
+            classes = list(face.scores)  # the model's own classes, in its output order
+            new = np.array([face.scores[c] for c in classes])
             match = max(free, key=lambda t: iou(face.box, free[t][0]), default=None)
             if match is not None and iou(face.box, free[match][0]) >= self.min_iou:
                 probs = self.alpha * new + (1 - self.alpha) * free.pop(match)[1]
@@ -50,7 +50,7 @@ class FaceSmoother:
                 probs, track_id = new, self.next_id
                 self.next_id += 1
             tracks[track_id] = (face.box, probs)
-            smoothed = Face(face.box, CLASSES[int(probs.argmax())], {c: float(p) for c, p in zip(CLASSES, probs)})
+            smoothed = Face(face.box, classes[int(probs.argmax())], {c: float(p) for c, p in zip(classes, probs)})
             out.append((track_id, smoothed))
         self.tracks = tracks
         return out
@@ -112,5 +112,5 @@ def process_video(
         if frames_read == 0:
             raise FerxError(f"{source}: no frames could be read")
     if csv_path is not None:
-        write_csv(csv_path, rows, ["frame", "time_s", "face_id"])
+        write_csv(csv_path, rows, ["frame", "time_s", "face_id"], recognizer.classes)
     return rows

@@ -13,12 +13,14 @@ import torch
 from torch.utils.flop_counter import FlopCounterMode
 
 from ..data.fer2013 import load_train_test, stratified_limit
+from ..errors import FerxError
 from ..files import write_text
 from .metrics import compute_metrics, report_text
 from .plots import plot_confusion, plot_curve, plot_roc
 from .report import results_readme
 from ..inference.views import DEFAULT, check_mode, mode_probs, predict_views
-from ..weights import load_weights
+from ..model import CLASSES
+from ..weights import load_model
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +42,22 @@ def read_history(path: Path) -> list[dict] | None:
 
 def evaluate_run(
     weights: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
-    limit: int | None = None, seed: int = 0, tta: str = DEFAULT, command: str = "", model: str = "emo",
+    limit: int | None = None, seed: int = 0, tta: str = DEFAULT, command: str = "", model: str | None = None,
 ) -> dict:
-    """Evaluate `weights` on the test split of `data` under every test-time mode; `tta` is the headline's mode."""
+    """Evaluate `weights` on the test split of `data` under every test-time mode; `tta` is the headline's mode.
+
+    `model`: the variant of a plain state_dict that has no model card beside it.
+    """
     started = time.time()
     out = Path(out)
-    net = load_weights(weights, model=model)
+    net, card = load_model(weights, model=model)
+    if card.classes != list(CLASSES):
+        raise FerxError(f"{weights}: the model's classes {card.classes} are not FER-2013's {list(CLASSES)}")
     test = stratified_limit(load_train_test(data)["test"], limit, seed)
-    metrics: dict = {"default": check_mode(tta), "weights": str(weights), **model_cost(net)}
+    metrics: dict = {"default": check_mode(tta), "weights": str(weights), "classes": card.classes, **model_cost(net)}
     probs = mode_probs(predict_views(net, test.images))
     for key, p in probs.items():
-        metrics[key] = compute_metrics(test.labels, p)
+        metrics[key] = compute_metrics(test.labels, p, card.classes)
     default = probs[metrics["default"]]
     summary_path = out / "summary.json"
     summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
@@ -62,10 +69,10 @@ def evaluate_run(
     summary["command"] = summary.get("command") or command
     metrics["summary"] = summary
     cm = np.array(metrics[metrics["default"]]["confusion_matrix"])
-    plot_confusion(cm, out / "confusion_matrix.png", normalize=False)
-    plot_confusion(cm, out / "confusion_matrix_norm.png", normalize=True)
-    plot_roc(test.labels, default, out / "roc_curves.png")
-    write_text(out / "classification_report.txt", report_text(test.labels, default))
+    plot_confusion(cm, out / "confusion_matrix.png", normalize=False, names=card.classes)
+    plot_confusion(cm, out / "confusion_matrix_norm.png", normalize=True, names=card.classes)
+    plot_roc(test.labels, default, out / "roc_curves.png", card.classes)
+    write_text(out / "classification_report.txt", report_text(test.labels, default, card.classes))
     metrics["evaluate_seconds"] = time.time() - started  # on `ferx train`'s clock too, after the training time
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text(out / "README.md", results_readme(metrics, history, summary))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Sequence
 
 import matplotlib
 
@@ -34,10 +35,10 @@ def plot_curve(history: list[dict], key: str, ylabel: str, title: str, path: Pat
     _save(fig, path)
 
 
-def plot_confusion(cm: np.ndarray, path: Path, normalize: bool) -> None:
+def plot_confusion(cm: np.ndarray, path: Path, normalize: bool, names: Sequence[str] = CLASSES) -> None:
     values = cm / cm.sum(1, keepdims=True).clip(min=1) if normalize else cm
     fig, ax = plt.subplots(figsize=(7, 6))
-    ConfusionMatrixDisplay(values, display_labels=CLASSES).plot(
+    ConfusionMatrixDisplay(values, display_labels=list(names)).plot(
         ax=ax, cmap="Blues", values_format=".2f" if normalize else "d", colorbar=True
     )
     ax.set_title("Confusion matrix, row-normalised (test)" if normalize else "Confusion matrix, counts (test)")
@@ -46,13 +47,13 @@ def plot_confusion(cm: np.ndarray, path: Path, normalize: bool) -> None:
     _save(fig, path)
 
 
-def plot_roc(labels: np.ndarray, probs: np.ndarray, path: Path) -> None:
+def plot_roc(labels: np.ndarray, probs: np.ndarray, path: Path, names: Sequence[str] = CLASSES) -> None:
     """One-vs-rest ROC per class plus micro and macro averages, AUC in the legend."""
-    onehot = label_binarize(labels, classes=list(range(len(CLASSES))))
+    onehot = label_binarize(labels, classes=list(range(len(names))))
     grid = np.linspace(0, 1, 501)
     fig, ax = plt.subplots(figsize=(7, 6))
     tprs, aucs = [], []
-    for i, name in enumerate(CLASSES):
+    for i, name in enumerate(names):
         fpr, tpr, _ = roc_curve(onehot[:, i], probs[:, i])
         tprs.append(np.interp(grid, fpr, tpr))
         aucs.append(auc(fpr, tpr))

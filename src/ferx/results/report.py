@@ -8,6 +8,7 @@ from ..inference.views import DEFAULT, DESCRIPTIONS, NAMES
 
 ARTEFACTS = [
     ("best_model.pt", "weights (plain `state_dict`) of the epoch with the best validation accuracy"),
+    ("best_model.json", "its model card: architecture, constructor arguments, classes, input size, normalisation"),
     ("acc_performance.png", "train and validation accuracy per epoch"),
     ("loss_vs_eopoch.png", "train and validation loss per epoch"),
     ("confusion_matrix.png", "confusion matrix on the test split, counts"),
@@ -38,16 +39,17 @@ def _curves_text(history: list[dict], best_epoch: int) -> list[str]:
     ]
 
 
-def _confusion_text(cm: np.ndarray) -> list[str]:
+def _confusion_text(cm: np.ndarray, names: list[str]) -> list[str]:
     norm = cm / cm.sum(1, keepdims=True).clip(min=1)
     recall = np.diag(norm)
     order = np.argsort(-recall)
     off = norm.copy()
     np.fill_diagonal(off, -1)
-    pairs = sorted(((off[i, j], i, j) for i in range(len(CLASSES)) for j in range(len(CLASSES)) if i != j), reverse=True)[:3]
-    best = ", ".join(f"{CLASSES[i]} ({recall[i]:.2f})" for i in order[:3])
-    worst = ", ".join(f"{CLASSES[i]} ({recall[i]:.2f})" for i in order[::-1][:2])
-    confused = "; ".join(f"{CLASSES[i]} taken for {CLASSES[j]} {v:.2f} ({cm[i, j]} images)" for v, i, j in pairs)
+    n = len(names)
+    pairs = sorted(((off[i, j], i, j) for i in range(n) for j in range(n) if i != j), reverse=True)[:3]
+    best = ", ".join(f"{names[i]} ({recall[i]:.2f})" for i in order[:3])
+    worst = ", ".join(f"{names[i]} ({recall[i]:.2f})" for i in order[::-1][:2])
+    confused = "; ".join(f"{names[i]} taken for {names[j]} {v:.2f} ({cm[i, j]} images)" for v, i, j in pairs)
     return [
         f"- Best recognised (recall, the diagonal of the normalised matrix): {best}.",
         f"- Weakest: {worst}.",
@@ -58,6 +60,7 @@ def _confusion_text(cm: np.ndarray) -> list[str]:
 def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> str:
     """The results-folder README as Markdown."""
     m = metrics[metrics["default"]]
+    names = metrics.get("classes", list(CLASSES))  # the evaluated model's classes (its card)
     cm = np.array(m["confusion_matrix"])
     aucs = m["class_auc"]
     lo, hi = min(aucs, key=aucs.get), max(aucs, key=aucs.get)
@@ -100,23 +103,23 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
                   *_curves_text(history, best_epoch)]
     lines += [
         "", "## Confusion matrices", "", "![confusion matrix](confusion_matrix.png)", "",
-        "![normalised confusion matrix](confusion_matrix_norm.png)", "", *_confusion_text(cm),
+        "![normalised confusion matrix](confusion_matrix_norm.png)", "", *_confusion_text(cm, names),
         "", "## ROC curves", "", "![ROC curves](roc_curves.png)", "",
         f"- One-vs-rest AUC ranges from {aucs[lo]:.3f} ({lo}) to {aucs[hi]:.3f} ({hi}); "
         f"micro average {m['micro_auc']:.3f}, macro average {m['macro_auc']:.3f}.",
         "", "## Classification report", "",
         "| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|",
     ]
-    for c in CLASSES:
+    for c in names:
         r = m["per_class"][c]
         lines.append(f"| {c} | {r['precision']:.4f} | {r['recall']:.4f} | {r['f1-score']:.4f} | {int(r['support'])} |")
     lines += [
         "",
         f"Overall accuracy {m['accuracy']:.4f}, macro F1 {m['macro_f1']:.4f}, weighted F1 {m['weighted_f1']:.4f}.",
         "", "## Loading the weights", "", "```python", "import torch", "from ferx import MiniXception", "",
-        "model = MiniXception(num_classes=7)",
+        f"model = MiniXception(num_classes={len(names)})",
         'model.load_state_dict(torch.load("results/best_model.pt", map_location="cpu"))',
         "model.eval()  # input: (N, 1, 48, 48) float pixels in [0, 1]; output: logits over",
-        f"# {', '.join(CLASSES)}", "```", "",
+        f"# {', '.join(names)}", "```", "",
     ]
     return "\n".join(lines)

@@ -1,14 +1,16 @@
 """HTTP service: POST /predict (image upload) -> faces as JSON, GET /healthz, GET / (a page to try it)."""
 from __future__ import annotations
 
+import asyncio
 from importlib import resources
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from starlette.concurrency import run_in_threadpool
 
-from ..errors import FerxError
-from ..inference.images import rgb_from_bytes
+from . import MAX_CONCURRENT
+from ..errors import FerxError, ImageTooLarge
+from ..inference.images import decode, open_image
 from ..inference.recognizer import EmotionRecognizer
 
 MAX_BYTES = 10 * 1024 * 1024
@@ -18,9 +20,15 @@ def error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(recognizer: EmotionRecognizer | None = None, max_bytes: int = MAX_BYTES) -> FastAPI:
-    """The app, with its recognizer loaded once here and shared by all requests."""
+def create_app(recognizer: EmotionRecognizer | None = None, max_bytes: int = MAX_BYTES,
+               max_concurrent: int = MAX_CONCURRENT) -> FastAPI:
+    """The app, with its recognizer loaded once here and shared by all requests.
+
+    Uploads over `max_bytes` or over the recognizer's `max_pixels` get 413; at most `max_concurrent` images
+    are decoded and analysed at once, so memory stays bounded however many requests arrive.
+    """
     rec = recognizer or EmotionRecognizer()
+    slots = asyncio.Semaphore(max_concurrent)
     page = (resources.files("ferx.serving") / "static" / "index.html").read_text()
     app = FastAPI(title="ferx", summary="Facial-expression recognition")
 
@@ -52,14 +60,21 @@ def create_app(recognizer: EmotionRecognizer | None = None, max_bytes: int = MAX
             data, name = await upload.read(), upload.filename or "file"
         if not data:
             return error(422, "empty upload")
-        return await run_in_threadpool(decode_and_predict, data, name)
-
-    def decode_and_predict(data: bytes, name: str):
-        try:
-            rgb = rgb_from_bytes(data, name)
+        try:  # the header only: an image over the pixel limit is refused before it takes a slot or any memory
+            img = await run_in_threadpool(open_image, data, name, rec.max_pixels)
+        except ImageTooLarge as exc:
+            return error(413, str(exc))
         except FerxError as exc:
             return error(415, str(exc))
-        faces = rec.predict(rgb)
-        return {"width": rgb.shape[1], "height": rgb.shape[0], "faces": [f.to_dict() for f in faces]}
+        async with slots:
+            return await run_in_threadpool(decode_and_predict, img, name)
+
+    def decode_and_predict(img, name: str):
+        try:
+            gray = decode(img, name, "L")  # the same pixels as the library's path for this image (to_gray)
+        except FerxError as exc:
+            return error(415, str(exc))
+        faces = rec.predict(gray)
+        return {"width": gray.shape[1], "height": gray.shape[0], "faces": [f.to_dict() for f in faces]}
 
     return app

@@ -16,7 +16,7 @@ from ..errors import FerxError
 from ..export import export_onnx
 from ..inference.runtime import OnnxModel
 from ..inference.views import check_mode, predict_views
-from ..weights import load_weights
+from ..weights import load_model
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +46,8 @@ def teacher_logits(teachers: list[str | os.PathLike], images: np.ndarray, mode: 
         for i, path in enumerate(teachers):
             # onnxruntime runs the 12 passes per face 4-5x faster than PyTorch eager on a CPU (README speed table).
             onnx = Path(tmp) / f"teacher{i}.onnx"
-            export_onnx(load_weights(path), onnx)
+            net, card = load_model(path)
+            export_onnx(net, onnx, card)
             log.info("teacher %s: %s logits of %d faces", path, mode, len(images))
             per_teacher.append(predict_views(OnnxModel(onnx), images, mode).mean(0))
     logits = torch.stack(per_teacher).mean(0)

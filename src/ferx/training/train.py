@@ -21,6 +21,7 @@ from .distill import distill_loss, soft_targets, teacher_logits
 from ..errors import FerxError
 from ..files import save_torch, write_text
 from ..model import build_model, to_input
+from ..weights import ModelCard, card_path, save_card
 
 log = logging.getLogger(__name__)
 
@@ -218,6 +219,7 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         log.info("resuming %s at epoch %d", out, start_epoch)
     out.mkdir(parents=True, exist_ok=True)
     write_text(out / "config.json", json.dumps(asdict(cfg), indent=2) + "\n")
+    save_card(ModelCard.for_variant(cfg.model), card_path(out / "best_model.pt"))  # best_model.pt's own description
 
     for epoch in range(start_epoch, cfg.epochs + 1):
         if epoch - best_epoch > cfg.patience and best_epoch > 0:
