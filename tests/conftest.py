@@ -1,6 +1,7 @@
 """Shared fixtures: the real FER-2013 copy in ../shared and small datasets built from it at run time."""
 from __future__ import annotations
 
+import os
 import shutil
 from pathlib import Path
 
@@ -20,11 +21,30 @@ def _session_cache(tmp_path_factory: pytest.TempPathFactory) -> None:
     mp.undo()
 
 
+def cannot_run(reason: str, allow: str | None = None, require: str | None = None) -> None:
+    """A test that cannot run here: an error (CI passes only when everything ran), a skip only where allowed.
+
+    `allow`: env var that turns the error into a skip (e.g. FERX_ALLOW_NO_DATA=1 on a machine without the data);
+    `require`: env var that turns a default skip into an error (e.g. FERX_REQUIRE_BROWSER=1, set by .ci/run).
+    """
+    if require is not None:
+        if os.environ.get(require) == "1":
+            pytest.fail(f"{reason} ({require}=1: this run must not skip it)", pytrace=False)
+        pytest.skip(reason)
+    if allow is not None and os.environ.get(allow) == "1":
+        pytest.skip(f"{reason} ({allow}=1)")
+    pytest.fail(f"{reason}; set {allow}=1 to skip the tests that need it", pytrace=False)
+
+
+def require_fer(root: Path) -> Path:
+    if not (root / "train").is_dir():
+        cannot_run(f"FER-2013 not found at {root}", allow="FERX_ALLOW_NO_DATA")
+    return root
+
+
 @pytest.fixture(scope="session")
 def fer_root() -> Path:
-    if not (FER_ROOT / "train").is_dir():
-        pytest.skip(f"FER-2013 not found at {FER_ROOT}")
-    return FER_ROOT
+    return require_fer(FER_ROOT)
 
 
 def make_folder_dataset(src: Path, dst: Path, per_class: int) -> Path:
