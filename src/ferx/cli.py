@@ -149,20 +149,26 @@ def _own_pixel_limit() -> Iterator[None]:
 
 def cmd_video(args: argparse.Namespace) -> int:
     from .inference.recognizer import EmotionRecognizer
-    from .inference.video import process_video
+    from .inference.video import check_video_options, process_video
 
     if (args.source is None) == (args.camera is None):
         raise FerxError("give a video file or --camera N, not both or neither")
+    check_video_options(args.every, args.smooth, args.max_frames)  # before the model loads
     source = args.source if args.source is not None else args.camera
     show = args.camera is not None and bool(os.environ.get("DISPLAY")) and not args.no_show
     if args.camera is not None and not show and args.out is None and args.csv is None:
         raise FerxError(f"camera {args.camera}: no display to show it on; add --out or --csv")
     rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend)
-    rows = process_video(source, rec, out_video=args.out, csv_path=args.csv, every=args.every, smooth=args.smooth,
-                         show=show, max_frames=args.max_frames)
-    frames = len({r["frame"] for r in rows})
-    print(f"{source}: {len(rows)} face detection(s) in {frames} analysed frame(s) with faces")
-    return 0
+    result = process_video(source, rec, out_video=args.out, csv_path=args.csv, every=args.every, smooth=args.smooth,
+                           show=show, max_frames=args.max_frames)
+    frames = len({r["frame"] for r in result.rows})
+    print(f"{source}: {len(result.rows)} face detection(s) in {frames} analysed frame(s) with faces, "
+          f"{result.frames} frame(s) read")
+    if result.stopped is None:
+        return 0
+    kept = " and ".join(p for p in (args.out, args.csv) if p) or "nothing (no --out or --csv)"
+    print(f"ferx: {result.stopped} after {result.frames} frame(s); kept what was recorded: {kept}", file=sys.stderr)
+    return 130 if result.stopped == "interrupted" else 2
 
 
 def cmd_export(args: argparse.Namespace) -> int:
