@@ -4,6 +4,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from ferx.data import fer2013
 from ferx.data.fer2013 import CSV_TO_CLASS, load_dataset, load_train_test
 from ferx.model import CLASSES
 
@@ -60,9 +61,16 @@ def test_split_is_seeded(fer_root: Path) -> None:
 
 def test_cache_is_reused(small_dataset: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FERX_CACHE", str(tmp_path / "cache"))
+    decoded = []
+    decode = fer2013._decode
+    monkeypatch.setattr(fer2013, "_decode", lambda path: decoded.append(path) or decode(path))
     first = load_train_test(small_dataset)
+    assert len(decoded) == 2 * 7 * 12
     cached = list((tmp_path / "cache").glob("fer-*.npz"))
     assert len(cached) == 1
+    decoded.clear()
     np.testing.assert_array_equal(load_train_test(small_dataset)["train"].images, first["train"].images)
+    assert decoded == []  # the second load decoded no image
     (small_dataset / "train" / "happy" / sorted((small_dataset / "train" / "happy").iterdir())[0].name).unlink()
     assert len(load_train_test(small_dataset)["train"]) == 7 * 12 - 1  # a changed folder is decoded afresh
+    assert len(decoded) >= 7 * 12 - 1

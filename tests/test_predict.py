@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 from ferx import CLASSES
@@ -15,6 +16,7 @@ from ferx.cli import main
 from ferx.inference.faces.crop import crop_faces
 from ferx.inference.recognizer import EmotionRecognizer, detect_emotions
 from ferx.inference.video import iou
+from ferx.weights import load_pretrained
 
 from scenes import background, detectable_faces, paste
 
@@ -64,17 +66,48 @@ def test_no_face_gives_an_empty_list(rec) -> None:
     assert detect_emotions(np.zeros((100, 100), np.uint8)) == []
 
 
-def test_user_boxes_skip_detection(rec, scene, faces) -> None:
+def test_user_boxes_skip_detection(scene) -> None:
     img, boxes = scene
+    rec = EmotionRecognizer(backend="torch", tta="none")
     found = rec.predict(img, boxes=boxes)
     assert [f.box for f in found] == [tuple(b) for b in boxes]
-    np.testing.assert_allclose(
-        [list(f.scores.values()) for f in found], rec.classify(crop_faces(cv2.cvtColor(img, cv2.COLOR_RGB2GRAY), boxes)),
-        atol=1e-3,  # OpenCV's and PIL's gray conversions round differently
-    )
+    # Expected by hand: each box grown by 2% a side (180 -> 187 px, 220 -> 229 px) about its centre, resized to 48,
+    # then the model itself: nothing of predict's own chain (crop_faces, views, classify).
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    crops = [gray[116:303, 56:243], gray[56:285, 376:605]]
+    x = torch.from_numpy(np.stack([cv2.resize(c, (48, 48), interpolation=cv2.INTER_AREA) for c in crops]))
+    logits = load_pretrained()(x[:, None].float() / 255)
+    expected = torch.softmax(logits / getattr(rec, "temperature", 1.0), 1).detach().numpy()
+    np.testing.assert_allclose([list(f.scores.values()) for f in found], expected,
+                               atol=2e-3)  # OpenCV's and PIL's gray conversions round differently
 
 
-@pytest.mark.parametrize("kind", ["jpg", "png", "bmp", "webp", "rgba", "gray16", "gray", "pil", "rgb", "bgr"])
+def colour_scene(faces) -> tuple[np.ndarray, list]:
+    """RGB faces whose gray (0.299 R + 0.587 G + 0.114 B) shows them, while read as BGR they are flat:
+    R = face, G = 128, B = 200 - 0.381 face (0.299 x 0.381 = 0.114: B cancels R when the two are swapped)."""
+    img = background(480, 640, seed=7)
+    boxes = []
+    for face, (x, y, size) in zip(faces[:2], [(60, 120, 180), (380, 60, 220)]):
+        f = cv2.resize(face, (size, size), interpolation=cv2.INTER_CUBIC).astype(np.float64)
+        img[y : y + size, x : x + size] = np.dstack([f, np.full_like(f, 128), 200 - 0.381 * f]).round().astype(np.uint8)
+        boxes.append((x, y, size, size))
+    return img, boxes
+
+
+@pytest.mark.parametrize("order", ["rgb", "bgr"])
+def test_array_channel_order(rec, faces, order: str) -> None:
+    img, boxes = colour_scene(faces)
+    array = img if order == "rgb" else np.ascontiguousarray(img[..., ::-1])
+    found = rec.predict(array, bgr=order == "bgr")
+    assert all(m is not None for m in matches(found, boxes))
+    gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
+    np.testing.assert_allclose([list(f.scores.values()) for f in rec.predict(array, boxes, bgr=order == "bgr")],
+                               rec.classify(crop_faces(gray, boxes)), atol=2e-3)
+    swapped = rec.predict(array, bgr=order != "bgr")  # the other channel order sees no face at all
+    assert all(m is None for m in matches(swapped, boxes))
+
+
+@pytest.mark.parametrize("kind", ["jpg", "png", "bmp", "webp", "rgba", "gray16", "gray", "pil"])
 def test_every_input_kind(rec, scene, tmp_path: Path, kind: str) -> None:
     img, boxes = scene
     gray = cv2.cvtColor(img, cv2.COLOR_RGB2GRAY)
@@ -90,13 +123,9 @@ def test_every_input_kind(rec, scene, tmp_path: Path, kind: str) -> None:
         assert cv2.imread(str(source), cv2.IMREAD_UNCHANGED).dtype == np.uint16
     elif kind == "gray":
         source = gray
-    elif kind == "pil":
-        source = Image.fromarray(img)
-    elif kind == "rgb":
-        source = img
     else:
-        source = img[..., ::-1].copy()
-    found = rec.predict(source, bgr=kind == "bgr")
+        source = Image.fromarray(img)
+    found = rec.predict(source)
     assert all(m is not None for m in matches(found, boxes)), kind
 
 

@@ -99,7 +99,11 @@ def _array_to_gray(a: np.ndarray, bgr: bool) -> np.ndarray:
         return a
     if a.ndim == 3 and a.shape[2] in (3, 4):
         rgb = a[..., :3][..., ::-1] if bgr else a[..., :3]
-        return np.asarray(Image.fromarray(np.ascontiguousarray(rgb)).convert("L"))
+        img = Image.fromarray(np.ascontiguousarray(rgb))
+        if a.shape[2] == 4:  # like an RGBA file: composited on white
+            img.putalpha(Image.fromarray(np.ascontiguousarray(a[..., 3])))
+            img = _flatten(img)
+        return np.asarray(img.convert("L"))
     if a.ndim == 3 and a.shape[2] == 1:
         return a[..., 0]
     raise FerxError(f"unsupported array shape {a.shape}; expected (H, W), (H, W, 3) or (H, W, 4)")
