@@ -8,6 +8,7 @@ import os
 import platform
 import shlex
 import sys
+import warnings
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
@@ -117,7 +118,7 @@ def cmd_predict(args: argparse.Namespace) -> int:
         log.info("skipped %d non-image file(s) in the folders given", len(skipped))
     rec = EmotionRecognizer(args.weights, device=args.device, detector=None if args.no_detect else "haar",
                             tta=args.tta, backend=args.backend, max_pixels=args.max_pixels)
-    with _own_pixel_limit():
+    with _reading_images():
         done, failed = predict_files(rec, files, json_path=args.json, csv_path=args.csv, annotate=args.annotate,
                                      roots=args.paths, report=_print_result)
     if not done:
@@ -136,13 +137,19 @@ def _print_result(result) -> None:
 
 
 @contextmanager
-def _own_pixel_limit() -> Iterator[None]:
-    """--max-pixels as the one pixel limit: PIL's own (a global) would warn at 89 MP and refuse at 179 MP."""
+def _reading_images() -> Iterator[None]:
+    """--max-pixels as the one pixel limit, and PIL's warnings about files it did decode kept off stderr.
+
+    PIL's own limit (a global) would warn at 89 MP and refuse at 179 MP whatever --max-pixels says; its
+    UserWarnings ("Corrupt EXIF data", ...) come from files that were read all the same.
+    """
     from PIL import Image
 
     saved, Image.MAX_IMAGE_PIXELS = Image.MAX_IMAGE_PIXELS, None
     try:
-        yield
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", category=UserWarning, module=r"PIL\.")
+            yield
     finally:
         Image.MAX_IMAGE_PIXELS = saved
 
@@ -193,7 +200,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend,
                             max_pixels=args.max_pixels)
     app = create_app(rec, max_bytes=args.max_mb * 1024 * 1024, max_concurrent=args.max_concurrent)
-    with _own_pixel_limit():
+    with _reading_images():
         uvicorn.run(app, host=args.host, port=args.port)
     return 0
 

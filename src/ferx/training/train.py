@@ -18,7 +18,6 @@ from tqdm import tqdm
 from .augment import AugmentConfig, augment_batch, mixup
 from ..data.fer2013 import Split, load_dataset
 from .distill import distill_loss, soft_targets, teacher_logits
-from ..devices import parse_device
 from ..errors import FerxError
 from ..files import save_torch, write_text
 from ..model import build_model, to_input
@@ -54,37 +53,6 @@ class TrainConfig:
     bf16: bool = True  # bfloat16 autocast for training steps: ~2.5x faster on AVX-512 CPUs
     device: str = "cpu"  # torch device of the model; augmentation stays on the CPU so runs draw the same
     augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """One-line FerxError for a value no run can use, named as the `ferx train` option that sets it."""
-        a = self.augment
-        checks = [
-            ("--epochs", self.epochs, isinstance(self.epochs, int) and self.epochs >= 1, "must be at least 1"),
-            ("--batch-size", self.batch_size, isinstance(self.batch_size, int) and self.batch_size >= 1,
-             "must be at least 1"),
-            ("--val-fraction", self.val_fraction, 0 < self.val_fraction < 1, "a share of the training images, between 0 and 1"),
-            ("--limit", self.limit, self.limit is None or self.limit >= 1, "must be at least 1"),
-            ("--patience", self.patience, self.patience >= 0, "must be 0 or more epochs"),
-            ("--lr", self.lr, self.lr > 0, "must be positive"),
-            ("--weight-decay", self.weight_decay, self.weight_decay >= 0, "must be positive, or 0 to turn it off"),
-            ("--mixup", self.mixup_alpha, self.mixup_alpha >= 0, "must be positive, or 0 to turn it off"),
-            ("--class-weight", self.class_weight_power, self.class_weight_power >= 0, "must be positive, or 0 to turn it off"),
-            ("label_smoothing", self.label_smoothing, 0 <= self.label_smoothing < 1, "between 0 and 1"),
-            ("ema_decay", self.ema_decay, 0 <= self.ema_decay < 1, "between 0 and 1 (0 turns the average off)"),
-            ("--distill-weight", self.distill_weight, 0 <= self.distill_weight <= 1, "a share of the loss, between 0 and 1"),
-            ("--distill-temperature", self.distill_temperature, self.distill_temperature > 0, "must be positive"),
-            ("--rotate", a.max_rotate, a.max_rotate >= 0, "must be positive, or 0 to turn it off"),
-            ("--erase", a.erase, 0 <= a.erase <= 1, "a probability, between 0 and 1"),
-            ("--scale", " ".join(f"{v:g}" for v in a.scale), len(a.scale) == 2 and 0 < a.scale[0] <= a.scale[1],
-             "needs 0 < LOW <= HIGH"),
-        ]
-        for flag, value, ok, problem in checks:
-            if not ok:
-                raise FerxError(f"{flag} {value:g}: {problem}" if isinstance(value, float) else f"{flag} {value}: {problem}")
-        parse_device(self.device)  # "gpu" is no device; whether a GPU is there is checked when the run starts
 
     @classmethod
     def from_dict(cls, d: dict) -> "TrainConfig":
