@@ -13,9 +13,10 @@ from ..errors import FerxError, ImageTooLarge
 from ..files import IMAGE_SUFFIXES
 
 ImageInput = Union[str, os.PathLike, Image.Image, np.ndarray]
-# Decoded pixels allowed per image file or upload. 40 megapixels admits the photos of nearly every camera
-# (phones save 12-50 MP, most system cameras 24-45 MP... see the note in README) while one decode stays
-# within a few hundred MB; the size is read from the header, so a bigger image costs nothing to refuse.
+# Decoded pixels allowed per image file or upload: 40 megapixels is above a phone photo's usual 12-24 MP and most
+# cameras' (bigger scans and panoramas need max_pixels / --max-pixels), while one decode at the limit peaks near
+# 300 MB (benchmarks/decode_memory.py: +295 MB to gray, +370 MB to RGB). The size comes from the header, so
+# refusing a bigger image costs nothing.
 DEFAULT_MAX_PIXELS = 40_000_000
 
 
