@@ -1,6 +1,6 @@
 """Run many training recipes side by side on one GPU and rank them on the validation split only.
 
-The ferx loop (`ferx.training.train.train`, `device="cuda"`), one process per recipe, all sharing the GPU. Only the
+The ferx loop (`ferx.training.train.fit`, `device="cuda"`), one process per recipe, all sharing the GPU. Only the
 training split travels: the test split is never read, so nothing here can leak it into a choice.
 
     python scripts/gpu_search.py pack --data ../shared/fer2013 --out .gpu/train.npy.xz  # here: train split only
@@ -60,43 +60,39 @@ def worker(name: str, arrays: str, root: str, device: str, smoke: bool = False) 
     """Train one recipe of GRID, then score its best checkpoint on validation (every test-time mode)."""
     import torch
 
-    import ferx.data.fer2013
-    import ferx.model
-    import ferx.training.train
-    from ferx.training.augment import AugmentConfig
+    from ferx.data.fer2013 import Split, stratified_limit
+    from ferx.data.splits import with_validation
+    from ferx.model import CLASSES, MODEL_CONFIGS
     from ferx.results.metrics import compute_metrics
     from ferx.inference.views import mode_probs, predict_views
-    from ferx.weights import load_weights
+    from ferx.training.augment import AugmentConfig
+    from ferx.training.train import TrainConfig, fit
+    from ferx.weights import ModelCard, load_weights
 
     torch.set_num_threads(1)
     torch.backends.cudnn.benchmark = True
-    with lzma.open(arrays) as f:
-        train_split = ferx.data.fer2013.Split(np.load(f), np.load(f))
-    # The carried arrays stand in for a dataset folder; the test split is empty, so no code path can read it.
-    empty = ferx.data.fer2013.Split(np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64))
-    ferx.data.fer2013.load_train_test = lambda *a, **k: {"train": train_split, "test": empty}
-    load_dataset = ferx.training.train.load_dataset
-    ferx.training.train.load_dataset = lambda root_, frac, seed, limit: load_dataset(root_, frac, 0, limit)
-
     over = {**BASE, **GRID[name], "augment": {**BASE["augment"], **GRID[name].get("augment", {})}}
     aug = AugmentConfig(**over.pop("augment"))
-    model = "emo"
-    if "arch" in over:
-        model = f"search-{name}"
-        ferx.model.MODEL_CONFIGS[model] = over.pop("arch")
+    arch = over.pop("arch", None)
+    model = f"search-{name}" if arch else "emo"
     if smoke:  # a seconds-long pass through everything, to try the script on a CPU
         over.update(epochs=1, limit=600)
     out = Path(root) / name
-    cfg = ferx.training.train.TrainConfig(data="(carried train split)", out=str(out), model=model, device=device,
-                                 augment=aug, **over)
+    cfg = TrainConfig(data="(carried train split)", out=str(out), model=model, device=device, augment=aug, **over)
+    with lzma.open(arrays) as f:
+        train = Split(np.load(f), np.load(f))
+    # Only the carried training split exists here, so no code path can read a test split; validation is seed 0's.
+    empty = Split(np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64))
+    splits = with_validation(stratified_limit(train, cfg.limit, 0), np.arange(min(len(train), cfg.limit or len(train))),
+                             empty, cfg.val_fraction, 0)
+    card = ModelCard("custom" if arch else "emo", {**(arch or MODEL_CONFIGS["emo"]), "num_classes": len(CLASSES)})
     t0 = time.time()
-    summary = ferx.training.train.train(cfg)
-    val = ferx.training.train.load_dataset(cfg.data, cfg.val_fraction, 0, cfg.limit)["val"]
-    net = load_weights(out / "best_model.pt", model=model)
-    probs = mode_probs(predict_views(net, val.images))
+    summary = fit(cfg, splits, card.build, card)
+    net = load_weights(out / "best_model.pt")
+    probs = mode_probs(predict_views(net, splits["val"].images))
     result = {"summary": summary, "wall_seconds": time.time() - t0, "params": sum(p.numel() for p in net.parameters())}
     for key, p in probs.items():
-        m = compute_metrics(val.labels, p)
+        m = compute_metrics(splits["val"].labels, p)
         result[key] = {k: m[k] for k in ("accuracy", "macro_f1", "micro_auc")}
         result[key]["class_f1"] = {c: v["f1-score"] for c, v in m["per_class"].items()}
     (out / "result.json").write_text(json.dumps(result, indent=2))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+from dataclasses import dataclass
 import json
 import logging
 import os
@@ -59,26 +60,43 @@ def cmd_train(args: argparse.Namespace) -> int:
     from .data.splits import load_splits
     from .files import write_text
     from .results.evaluate import evaluate_run
-    from .training.distributed import launch
-    from .training.train import TrainConfig, train
+    from .training.distributed import cleanup, launch
+    from .training.train import TrainConfig, new_run_dir, train
 
+    if args.resume:
+        given = [a.split("=")[0] for a in args.argv[args.argv.index("train") + 1:] if a.startswith("-")]
+        extra = [a for a in given if a not in ("--resume", "--nproc")]
+        if extra:
+            raise FerxError(f"--resume continues {args.resume} as it was configured; {', '.join(extra)} cannot be "
+                            "given with it (start a new run with another --out to change options)")
+    elif args.out is not None and args.name is not None:
+        raise FerxError("give --out DIR or --name NAME (runs/NAME), not both")
+    argv = args.argv
+    if not args.resume and args.out is None:
+        args.out = new_run_dir(args.name)
+        if args.name is None:  # every rank of a distributed run must write to the same folder
+            argv = [*argv, "--out", args.out]
     if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # become torchrun's N ranks of this same command
-        argv = [a for i, a in enumerate(args.argv) if not a.startswith("--nproc") and args.argv[i - 1] != "--nproc"]
+        argv = [a for i, a in enumerate(argv) if not a.startswith("--nproc") and argv[i - 1] != "--nproc"]
         return launch(args.nproc, argv)
     out = Path(args.resume or args.out)
     cfg = TrainConfig(out=str(out)) if args.resume else _train_config(args)
-    summary = train(cfg, resume=bool(args.resume))
-    if int(os.environ.get("RANK", "0")) != 0:
+    summary = train(cfg, resume=bool(args.resume), command=_command(args))
+    cleanup()
+    if int(os.environ.get("RANK", "0")) != 0:  # rank 0 alone evaluates and writes the results folder
         return 0
-    summary.update(machine=_machine(), command=_command(args))
+    # A resumed run keeps the command that started it (last.pt), so the record reproduces the run.
+    summary.update(machine=_machine(), command=summary.get("command") or _command(args))
     write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
     config = TrainConfig.from_dict(json.loads((out / "config.json").read_text()))  # the resumed run's own data
-    test = None
-    if config.data and not _is_fer(config):  # any labelled folder: its own test split, rebuilt from the seed
-        test = load_splits(config.data, config.val_fraction, config.seed, config.limit, config.test_fraction,
-                           config.group_regex, config.detect)[0]["test"]
+    test = val = None
+    if config.data and not _is_fer(config):  # any labelled folder: its own test and validation splits, from the seed
+        splits = load_splits(config.data, config.val_fraction, config.seed, config.limit, config.test_fraction,
+                             config.group_regex, config.detect)[0]
+        test, val = splits["test"], splits["val"]
+    # The probability temperature is fitted on the run's own validation split (FER-2013: its seed and fraction).
     metrics = evaluate_run(out / "best_model.pt", config.data, out, limit=config.limit, command=summary["command"],
-                           test=test)
+                           test=test, val=val, seed=config.seed, val_fraction=config.val_fraction)
     _print_headline(metrics)
     return 0
 
@@ -92,7 +110,7 @@ def _is_fer(config) -> bool:
 def cmd_crossval(args: argparse.Namespace) -> int:
     from .training.crossval import crossval
 
-    result = crossval(_train_config(args), args.folds, args.tta, command=_command(args))
+    result = crossval(_train_config(args), args.folds, args.tta, command=_command(args), as_is=args.as_is)
     m = result["mean"]
     print(f"{args.folds}-fold mean accuracy {m['accuracy']:.4f} ± {m['accuracy_std']:.4f}, "
           f"macro F1 {m['macro_f1']:.4f} ± {m['macro_f1_std']:.4f}; {Path(args.out) / 'README.md'}")
@@ -100,10 +118,25 @@ def cmd_crossval(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from .results.crossdata import evaluate_folder, is_labelled_folder
     from .results.evaluate import evaluate_run
+    from .training.train import new_run_dir
 
+    args.out = args.out or new_run_dir()
+    if is_labelled_folder(args.data):
+        metrics = evaluate_folder(args.data, args.out, args.weights, detect=args.detect, tta=args.tta,
+                                  command=_command(args), model=args.model)
+        for key in ("views", "flip", "none"):
+            m = metrics[key]
+            print(f"{key:5s}  accuracy {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  missed {m['missed']} of "
+                  f"{m['n_images']}{'  (default)' if key == metrics['default'] else ''}")
+        return 0
+    if args.detect:
+        raise FerxError(f"{args.data}: --detect is for a labelled folder DIR/<class>/, not FER-2013's split layout")
+    if args.weights is None:
+        raise FerxError("give --weights: the FER-2013 evaluation writes beside them (the packaged model stays as it is)")
     metrics = evaluate_run(args.weights, args.data, args.out, limit=args.limit, tta=args.tta,
-                           command=_command(args), model=args.model)
+                           command=_command(args), model=args.model, seed=args.seed, val_fraction=args.val_fraction)
     _print_headline(metrics)
     return 0
 
@@ -113,10 +146,12 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .inference.images import find_images
     from .inference.recognizer import EmotionRecognizer
 
+    if args.jsonl or args.resume or args.shard or args.workers is not None:
+        return _predict_stream(args)
     files, skipped = find_images(args.paths)
     if skipped:
         log.info("skipped %d non-image file(s) in the folders given", len(skipped))
-    rec = EmotionRecognizer(args.weights, device=args.device, detector=None if args.no_detect else "haar",
+    rec = EmotionRecognizer(args.weights, device=args.device, detector=None if args.no_detect else args.detector,
                             tta=args.tta, backend=args.backend, max_pixels=args.max_pixels)
     with _reading_images():
         done, failed = predict_files(rec, files, json_path=args.json, csv_path=args.csv, annotate=args.annotate,
@@ -125,6 +160,36 @@ def cmd_predict(args: argparse.Namespace) -> int:
         print(f"ferx: error: no image could be processed ({failed} failed)", file=sys.stderr)
         return 2
     return 0
+
+
+def _predict_stream(args: argparse.Namespace) -> int:
+    """Large folders: walked as they are read, decoded by worker processes, results appended as they come."""
+    from .inference.corpus import parse_shard, predict_stream
+    from .inference.recognizer import EmotionRecognizer
+
+    outputs = [o for o in (args.jsonl, args.csv) if o]
+    if not outputs or args.json or args.annotate:
+        raise FerxError("--jsonl/--resume/--shard/--workers write --jsonl and/or --csv as they go; "
+                        "--json and --annotate are for smaller sets")
+    shard = parse_shard(args.shard) if args.shard else None
+    rec = EmotionRecognizer(args.weights, device=args.device, detector=None if args.no_detect else args.detector,
+                            tta=args.tta, backend=args.backend, max_pixels=args.max_pixels)
+    report = None if args.quiet else lambda path, faces, error: _print_result(_Result(path, faces, error))
+    with _reading_images():
+        done, failed, skipped = predict_stream(rec, args.paths, outputs, 2 if args.workers is None else args.workers,
+                                               args.resume, shard, report)
+    log.info("%d image(s) done, %d failed, %d already in the output", done, failed, skipped)
+    if not done and not skipped:
+        print(f"ferx: error: no image could be processed ({failed} failed)", file=sys.stderr)
+        return 2
+    return 0
+
+
+@dataclass
+class _Result:
+    path: Path
+    faces: list | None
+    error: str | None
 
 
 def _print_result(result) -> None:
@@ -154,6 +219,29 @@ def _reading_images() -> Iterator[None]:
         Image.MAX_IMAGE_PIXELS = saved
 
 
+def cmd_explain(args: argparse.Namespace) -> int:
+    from .inference.explain_files import explain_files
+    from .inference.images import find_images
+    from .inference.recognizer import EmotionRecognizer
+
+    files, _ = find_images(args.paths)
+    rec = EmotionRecognizer(args.weights, device=args.device, detector=None if args.no_detect else args.detector,
+                            tta=args.tta, backend=args.backend, max_pixels=args.max_pixels)
+    with _reading_images():
+        done, failed = explain_files(rec, files, args.out, args.target, roots=args.paths, report=_print_explained)
+    if not done:
+        print(f"ferx: error: no image could be processed ({failed} failed)", file=sys.stderr)
+        return 2
+    return 0
+
+
+def _print_explained(path: Path, written) -> None:
+    if isinstance(written, str):
+        print(f"ferx: error: {written}", file=sys.stderr)
+    else:
+        print(f"{path}: {len(written) // 2} face(s)" + "".join(f"\n  {w}" for w in written))
+
+
 def cmd_video(args: argparse.Namespace) -> int:
     from .inference.recognizer import EmotionRecognizer
     from .inference.video import check_video_options, process_video
@@ -165,7 +253,7 @@ def cmd_video(args: argparse.Namespace) -> int:
     show = args.camera is not None and bool(os.environ.get("DISPLAY")) and not args.no_show
     if args.camera is not None and not show and args.out is None and args.csv is None:
         raise FerxError(f"camera {args.camera}: no display to show it on; add --out or --csv")
-    rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend)
+    rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend, detector=args.detector)
     result = process_video(source, rec, out_video=args.out, csv_path=args.csv, every=args.every, smooth=args.smooth,
                            show=show, max_frames=args.max_frames)
     frames = len({r["frame"] for r in result.rows})
@@ -198,7 +286,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from .serving.server import create_app
 
     rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend,
-                            max_pixels=args.max_pixels)
+                            max_pixels=args.max_pixels, detector=args.detector)
     app = create_app(rec, max_bytes=args.max_mb * 1024 * 1024, max_concurrent=args.max_concurrent)
     with _reading_images():
         uvicorn.run(app, host=args.host, port=args.port)
@@ -212,6 +300,10 @@ def _print_headline(metrics: dict) -> None:
         m = metrics[key]
         print(f"test {key:5s}  accuracy {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  micro AUC {m['micro_auc']:.4f}"
               f"{'  (default)' if key == metrics['default'] else ''}")
+    if "calibration" in metrics:
+        c = metrics["calibration"]
+        print(f"test calibration ({c['tta']}): temperature {c['temperature']:.4f} (fitted on {c['val_images']} validation "
+              f"images)  ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}  NLL {c['nll_before']:.4f} -> {c['nll_after']:.4f}")
 
 
 def _command(args: argparse.Namespace) -> str:
@@ -301,8 +393,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     t = sub.add_parser("train", help="train Mini-Xception on FER-2013, then evaluate the best checkpoint")
     t.add_argument("--data", default=d.data, help="FER-2013 folder (train/, test/) or fer2013.csv")
-    t.add_argument("--out", default=d.out, help="results folder")
-    t.add_argument("--resume", metavar="OUT", help="continue the run whose last.pt is in OUT")
+    t.add_argument("--out", help="run folder (default: runs/NAME with --name, else runs/<date-time>); the shipped "
+                                 "results/ changes only by scripts/release.py")
+    t.add_argument("--name", help="name of the run folder under runs/")
+    t.add_argument("--resume", metavar="OUT",
+                   help="continue the run whose last.pt is in OUT, exactly as it was configured (no other options)")
     t.add_argument("--nproc", type=int, default=1, metavar="N",
                    help="train as N data-parallel processes on this machine (torchrun: gloo on CPU, NCCL on GPUs)")
     add_train_args(t)
@@ -312,18 +407,27 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--data", required=True, help="labelled folder DIR/<class>/<images>")
     c.add_argument("--out", required=True, help="results folder: crossval.json, README.md, one folder per fold")
     c.add_argument("--folds", type=int, default=5, help="number of folds (the number of subjects: leave one out)")
+    c.add_argument("--as-is", action="store_true", help="score the --init weights on each test fold, no training")
     add_tta_args(c, "prediction path on each test fold")
     add_train_args(c)
     c.set_defaults(func=cmd_crossval)
 
     e = sub.add_parser("evaluate", help="evaluate weights on the test split and write the results folder")
-    e.add_argument("--weights", required=True)
-    e.add_argument("--data", default=d.data)
-    e.add_argument("--out", default="results")
+    e.add_argument("--weights", help="weights to evaluate (required for FER-2013; default for a folder: the packaged model)")
+    e.add_argument("--data", default=d.data, help="FER-2013 (train/ and test/, or fer2013.csv) or any labelled folder "
+                   "DIR/<class>/ (class aliases such as anger, happiness, surprised understood)")
+    e.add_argument("--detect", nargs="?", const="default", metavar="DETECTOR",
+                   help="for a labelled folder of photos: crop the largest face a detector finds (default detector "
+                        "if none named); a photo with no face found counts wrong")
+    e.add_argument("--out", help="folder for the results (default: runs/<date-time>; never the shipped results/ "
+                                 "unless named)")
     e.add_argument("--limit", type=int, help="at most this many test images")
     add_tta_args(e, "the headline's prediction path (all three are reported)")
     e.add_argument("--model", default=d.model,
                    help="variant of a plain state_dict that has no model card (.json) beside it: emo or original")
+    e.add_argument("--val-fraction", type=float, default=d.val_fraction,
+                   help="the validation split the probability temperature is fitted on, as `ferx train` made it")
+    e.add_argument("--seed", type=int, default=d.seed, help="seed of that split (and of --limit's sample)")
     e.set_defaults(func=cmd_evaluate)
 
     def add_pixel_limit(q: argparse.ArgumentParser) -> None:
@@ -335,12 +439,16 @@ def build_parser() -> argparse.ArgumentParser:
                             "takes ~300 MB); also written 40e6")
 
     def add_model_args(q: argparse.ArgumentParser) -> None:
+        from .inference.faces import DEFAULT_DETECTOR, DETECTORS
+
         q.add_argument("--weights", help="weights file (default: the packaged pretrained model)")
         q.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
         add_tta_args(q, "prediction path per face")
         q.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "int8"],
                        help="auto: onnxruntime for the packaged model on the CPU, else PyTorch; "
                             "int8: the quantised model, ~2x faster")
+        q.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
+                       help=f"face detector (default {DEFAULT_DETECTOR}; haar: OpenCV's Haar cascade)")
 
     r = sub.add_parser("predict", help="expressions of every face in images or folders")
     r.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
@@ -348,6 +456,12 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--csv", help="write one row per face as CSV")
     r.add_argument("--annotate", metavar="DIR", help="write annotated copies of the images here")
     r.add_argument("--no-detect", action="store_true", help="images are already face crops (any size)")
+    r.add_argument("--jsonl", help="append one JSON line per image as it is done (large folders)")
+    r.add_argument("--resume", action="store_true", help="skip images already in the --jsonl/--csv output")
+    r.add_argument("--shard", metavar="K/N", help="only shard K of N (by a hash of the path), e.g. a Slurm array task")
+    r.add_argument("--workers", type=int, metavar="N",
+                   help="processes decoding images (default 2 on the streaming path: --jsonl/--resume/--shard)")
+    r.add_argument("--quiet", action="store_true", help="no line per image on the streaming path (progress only)")
     add_pixel_limit(r)
     add_model_args(r)
     r.set_defaults(func=cmd_predict)
@@ -371,6 +485,16 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--data", default=d.data, help="FER-2013 whose training faces calibrate --int8")
     x.add_argument("--calibration", type=int, default=1024, help="number of training faces for --int8 calibration")
     x.set_defaults(func=cmd_export)
+
+    m = sub.add_parser("explain", help="Grad-CAM heat maps: what in each face drove the prediction")
+    m.add_argument("paths", nargs="+", help="image files or folders (searched recursively)")
+    m.add_argument("--out", required=True, metavar="DIR",
+                   help="per face: NAME_face<k>_<class>.png (crop and map) and NAME_face<k>_classes.png (every class)")
+    m.add_argument("--target", metavar="CLASS", help="explain this class (default: the predicted one)")
+    m.add_argument("--no-detect", action="store_true", help="images are already face crops (any size)")
+    add_pixel_limit(m)
+    add_model_args(m)
+    m.set_defaults(func=cmd_explain)
 
     s = sub.add_parser("serve", help="HTTP service: POST /predict, GET /healthz, GET / (a page to try it)")
     s.add_argument("--host", default="127.0.0.1", help="bind address (default loopback only)")

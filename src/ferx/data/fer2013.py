@@ -154,11 +154,20 @@ def load_train_test(root: str | os.PathLike, use_cache: bool = True) -> dict[str
     return splits
 
 
+def stratified_split(labels: np.ndarray, seed: int, what: str, **sizes) -> tuple[np.ndarray, np.ndarray]:
+    """Seeded, stratified (first, second) index split (`train_size=` or `test_size=`); where the sizes leave a
+    class without an image on one side, a one-line FerxError naming `what` (the option that set them)."""
+    try:
+        return train_test_split(np.arange(len(labels)), stratify=labels, random_state=seed, **sizes)
+    except ValueError as exc:  # scikit-learn: a side smaller than the number of classes, or a class of one image
+        raise FerxError(f"{what}: too few images for a stratified split ({exc})") from None
+
+
 def stratified_limit(split: Split, limit: int | None, seed: int) -> Split:
     """At most `limit` images of a split, class proportions kept."""
     if limit is None or limit >= len(split):
         return split
-    idx, _ = train_test_split(np.arange(len(split)), train_size=limit, stratify=split.labels, random_state=seed)
+    idx, _ = stratified_split(split.labels, seed, f"--limit {limit}", train_size=limit)
     return split.subset(np.sort(idx))
 
 
@@ -168,9 +177,8 @@ def load_dataset(
     """train / val (stratified, seeded fraction of train) / test splits; `limit` caps each for quick runs."""
     splits = load_train_test(root)
     train = stratified_limit(splits["train"], limit, seed)
-    tr_idx, val_idx = train_test_split(
-        np.arange(len(train)), test_size=val_fraction, stratify=train.labels, random_state=seed
-    )
+    what = f"--val-fraction {val_fraction:g}" + (f" of --limit {limit}" if limit is not None else "")
+    tr_idx, val_idx = stratified_split(train.labels, seed, what, test_size=val_fraction)
     return {
         "train": train.subset(np.sort(tr_idx)),
         "val": train.subset(np.sort(val_idx)),

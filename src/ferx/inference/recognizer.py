@@ -8,10 +8,11 @@ from typing import Sequence
 import numpy as np
 import torch
 
-from .faces.crop import Box, Detector, crop_faces
+from .faces.crop import Box, Detector, check_boxes, crop_faces
 from .faces.haar import HaarDetector
 from .images import DEFAULT_MAX_PIXELS, ImageInput, to_gray
 from ..model import to_input
+from ..devices import resolve_device
 from ..errors import FerxError
 from .views import DEFAULT, check_mode, tta_logits
 from ..weights import ModelCard, load_model, pretrained_path
@@ -52,7 +53,9 @@ class EmotionRecognizer:
         backend: str = "auto",
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
     ):
-        self.device = torch.device(device)
+        self.device = resolve_device(device)
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise FerxError(f"batch_size {batch_size!r}: must be at least 1")
         if backend == "auto":
             on_cpu = self.device.type == "cpu"
             backend = "onnx" if on_cpu and (weights is None or str(weights).endswith(".onnx")) else "torch"
@@ -86,7 +89,7 @@ class EmotionRecognizer:
 
     def find_faces(self, gray: np.ndarray, boxes: Sequence[Box] | None = None) -> list[Box]:
         if boxes is not None:
-            return [tuple(int(v) for v in b) for b in boxes]
+            return check_boxes(boxes, gray.shape)
         if self.detector is None:
             return [(0, 0, gray.shape[1], gray.shape[0])]
         return list(self.detector(gray))

@@ -12,15 +12,16 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..data.fer2013 import load_train_test, stratified_limit
+from ..data.fer2013 import Split, load_dataset
 from ..errors import FerxError
 from ..files import write_text
+from .calibration import calibration_metrics, fit_temperature, nll, softmax
 from .metrics import compute_metrics, report_text
-from .plots import plot_confusion, plot_curve, plot_roc
+from .plots import plot_confusion, plot_curve, plot_reliability, plot_roc
 from .report import results_readme
-from ..inference.views import DEFAULT, check_mode, mode_probs, predict_views
+from ..inference.views import DEFAULT, MODES, check_mode, mode_probs, predict_views
 from ..model import CLASSES
-from ..weights import load_model
+from ..weights import ModelCard, card_path, load_model, save_card
 
 log = logging.getLogger(__name__)
 
@@ -43,25 +44,34 @@ def read_history(path: Path) -> list[dict] | None:
 def evaluate_run(
     weights: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
     limit: int | None = None, seed: int = 0, tta: str = DEFAULT, command: str = "", model: str | None = None,
+    test: Split | None = None, val: Split | None = None, val_fraction: float = 0.1,
 ) -> dict:
     """Evaluate `weights` on the test split of `data` under every test-time mode; `tta` is the headline's mode.
 
     `model`: the variant of a plain state_dict that has no model card beside it.
+    Probabilities are calibrated on `val` (for FER-2013: the seeded `val_fraction` of train, as `ferx train` splits it;
+    none given with a `test` of another data set: no calibration): one temperature for the headline's path.
     """
     started = time.time()
     out = Path(out)
     net, card = load_model(weights, model=model)
-    if card.classes != list(CLASSES):
-        raise FerxError(f"{weights}: the model's classes {card.classes} are not FER-2013's {list(CLASSES)}")
-    test = stratified_limit(load_train_test(data)["test"], limit, seed)
+    if test is None:  # FER-2013's test split; `test` (labels indexing the card's classes) for any other data set
+        if card.classes != list(CLASSES):
+            raise FerxError(f"{weights}: the model's classes {card.classes} are not FER-2013's {list(CLASSES)}")
+        splits = load_dataset(data, val_fraction, seed, limit)
+        test, val = splits["test"], splits["val"] if val is None else val
     metrics: dict = {"default": check_mode(tta), "weights": str(weights), "classes": card.classes, **model_cost(net)}
-    probs = mode_probs(predict_views(net, test.images))
+    stack = predict_views(net, test.images)
+    probs = mode_probs(stack)
     for key, p in probs.items():
         metrics[key] = compute_metrics(test.labels, p, card.classes)
     default = probs[metrics["default"]]
+    # A training run's summary and curves in `out` describe these weights only if they are that run's best_model.pt;
+    # otherwise the README is of this evaluation alone (never two runs mixed).
+    own_run = Path(weights).resolve() == (out / "best_model.pt").resolve()
     summary_path = out / "summary.json"
-    summary = json.loads(summary_path.read_text()) if summary_path.exists() else {}
-    history = read_history(out / "history.csv")
+    summary = json.loads(summary_path.read_text()) if own_run and summary_path.exists() else {}
+    history = read_history(out / "history.csv") if own_run else None
     if history:
         summary.setdefault("best_epoch", max(history, key=lambda r: r["val_acc"])["epoch"])
         plot_curve(history, "acc", "accuracy", "Accuracy per epoch", out / "acc_performance.png", summary["best_epoch"])
@@ -73,7 +83,31 @@ def evaluate_run(
     plot_confusion(cm, out / "confusion_matrix_norm.png", normalize=True, names=card.classes)
     plot_roc(test.labels, default, out / "roc_curves.png", card.classes)
     write_text(out / "classification_report.txt", report_text(test.labels, default, card.classes))
+    if val is not None:
+        metrics["calibration"] = calibrate(net, card, val, stack[: MODES[metrics["default"]]].mean(0), test.labels,
+                                           metrics["default"], out)
+        store_temperature(weights, out, card)
     metrics["evaluate_seconds"] = time.time() - started  # on `ferx train`'s clock too, after the training time
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text(out / "README.md", results_readme(metrics, history, summary))
     return metrics
+
+
+def calibrate(net: torch.nn.Module, card: ModelCard, val: Split, test_logits: torch.Tensor, test_labels: np.ndarray,
+              mode: str, out: Path) -> dict:
+    """Fit the temperature of path `mode` on `val` (set on `card`), measure it on the test logits, draw calibration.png."""
+    val_logits = predict_views(net, val.images, mode).mean(0)
+    card.temperature = fit_temperature(val_logits, val.labels)
+    before, after = softmax(test_logits), softmax(test_logits, card.temperature)
+    plot_reliability(test_labels, before, after, card.temperature, out / "calibration.png")
+    return {**calibration_metrics(card.temperature, test_logits, test_labels), "tta": mode,
+            "confidence_before": float(before.max(1).mean()), "confidence_after": float(after.max(1).mean()),
+            "val_images": len(val), "val_nll_before": nll(val_logits, val.labels),
+            "val_nll_after": nll(val_logits, val.labels, card.temperature)}
+
+
+def store_temperature(weights: str | os.PathLike, out: Path, card: ModelCard) -> None:
+    """A run's own weights (a plain state_dict with its card, in `out`) keep the fitted temperature in their card."""
+    sidecar = card_path(weights)
+    if sidecar.is_file() and sidecar.resolve().parent == out.resolve():
+        save_card(card, sidecar)

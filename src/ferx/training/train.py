@@ -8,6 +8,7 @@ import logging
 import time
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 import torch
@@ -16,22 +17,42 @@ from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
 from .augment import AugmentConfig, augment_batch, mixup
-from ..data.fer2013 import Split, load_dataset
+from ..data.fer2013 import Split
+from ..data.splits import load_splits
 from .distill import distill_loss, soft_targets, teacher_logits
+from .resume import changed_options, complete_config, read_state
+from .distributed import World, all_sum, check_batch, epoch_generator, setup, shard, steps_per_epoch, wrap
+from .finetune import initial_model
+from ..devices import parse_device, resolve_device
 from ..errors import FerxError
 from ..files import save_torch, write_text
-from ..model import build_model, to_input
+from ..model import MiniXception, to_input
 from ..weights import ModelCard, card_path, save_card
 
 log = logging.getLogger(__name__)
 
 HISTORY_FIELDS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
+RUNS = "runs"  # training writes here by default, never into the tracked results/ (scripts/release.py does that)
+
+
+def new_run_dir(name: str | None = None) -> str:
+    """runs/NAME, or runs/<date-time> (with -2, -3, ... where that folder exists already)."""
+    if name:
+        if Path(name).name != name or name in (".", ".."):
+            raise FerxError(f"--name {name}: a folder name under {RUNS}/, without slashes")
+        return str(Path(RUNS) / name)
+    base = Path(RUNS) / time.strftime("%Y%m%d-%H%M%S")
+    path, n = base, 1
+    while path.exists():
+        n += 1
+        path = base.with_name(f"{base.name}-{n}")
+    return str(path)
 
 
 @dataclass
 class TrainConfig:
     data: str = "../shared/fer2013"
-    out: str = "results"
+    out: str = field(default_factory=new_run_dir)  # a run folder of its own: runs/<date-time>
     model: str = "emo"  # a key of MODEL_CONFIGS
     epochs: int = 72  # the most that fit the 90-minute budget on 2 cores (docs/experiments.md)
     batch_size: int = 128
@@ -52,11 +73,48 @@ class TrainConfig:
     limit: int | None = None  # cap on images per split, for quick looks
     bf16: bool = True  # bfloat16 autocast for training steps: ~2.5x faster on AVX-512 CPUs
     device: str = "cpu"  # torch device of the model; augmentation stays on the CPU so runs draw the same
+    init: str | None = None  # "pretrained" (the packaged model) or a weights file to fine-tune; None: from scratch
+    test_fraction: float = 0.2  # share held out as the test split of a single labelled folder DIR/<class>/
+    group_regex: str | None = None  # subject id in file names: no subject on both sides of a split
+    detect: str | None = None  # face detector cropping a labelled folder's images first (e.g. "haar")
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
+    def __post_init__(self) -> None:
+        self.validate()
+
+    def validate(self) -> None:
+        """One-line FerxError for a value no run can use, named as the `ferx train` option that sets it."""
+        a = self.augment
+        checks = [
+            ("--epochs", self.epochs, isinstance(self.epochs, int) and self.epochs >= 1, "must be at least 1"),
+            ("--batch-size", self.batch_size, isinstance(self.batch_size, int) and self.batch_size >= 1,
+             "must be at least 1"),
+            ("--val-fraction", self.val_fraction, 0 < self.val_fraction < 1, "a share of the training images, between 0 and 1"),
+            ("--test-fraction", self.test_fraction, 0 < self.test_fraction < 1, "a share of the images, between 0 and 1"),
+            ("--limit", self.limit, self.limit is None or self.limit >= 1, "must be at least 1"),
+            ("--patience", self.patience, self.patience >= 0, "must be 0 or more epochs"),
+            ("--lr", self.lr, self.lr > 0, "must be positive"),
+            ("--weight-decay", self.weight_decay, self.weight_decay >= 0, "must be positive, or 0 to turn it off"),
+            ("--mixup", self.mixup_alpha, self.mixup_alpha >= 0, "must be positive, or 0 to turn it off"),
+            ("--class-weight", self.class_weight_power, self.class_weight_power >= 0, "must be positive, or 0 to turn it off"),
+            ("label_smoothing", self.label_smoothing, 0 <= self.label_smoothing < 1, "between 0 and 1"),
+            ("ema_decay", self.ema_decay, 0 <= self.ema_decay < 1, "between 0 and 1 (0 turns the average off)"),
+            ("--distill-weight", self.distill_weight, 0 <= self.distill_weight <= 1, "a share of the loss, between 0 and 1"),
+            ("--distill-temperature", self.distill_temperature, self.distill_temperature > 0, "must be positive"),
+            ("--rotate", a.max_rotate, a.max_rotate >= 0, "must be positive, or 0 to turn it off"),
+            ("--erase", a.erase, 0 <= a.erase <= 1, "a probability, between 0 and 1"),
+            ("--scale", " ".join(f"{v:g}" for v in a.scale), len(a.scale) == 2 and 0 < a.scale[0] <= a.scale[1],
+             "needs 0 < LOW <= HIGH"),
+        ]
+        for flag, value, ok, problem in checks:
+            if not ok:
+                raise FerxError(f"{flag} {value:g}: {problem}" if isinstance(value, float) else f"{flag} {value}: {problem}")
+        parse_device(self.device)  # "gpu" is no device; whether a GPU is there is checked when the run starts
+
     @classmethod
-    def from_dict(cls, d: dict) -> "TrainConfig":
-        d = {k: v for k, v in d.items() if k in {f.name for f in fields(cls)}}
+    def from_dict(cls, d: dict, source: str = "config") -> "TrainConfig":
+        """A saved configuration (config.json, last.pt); keys it predates take the value runs then had."""
+        d = {k: v for k, v in complete_config(d, source).items() if k in {f.name for f in fields(cls)}}
         aug = d.pop("augment", {})
         aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
         return cls(**d, augment=AugmentConfig(**aug))
@@ -74,15 +132,17 @@ def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int =
     return torch.cat(out).cpu()
 
 
-def evaluate(model: torch.nn.Module, split: Split, bf16: bool = False) -> dict[str, float]:
+def evaluate(model: torch.nn.Module, split: Split, bf16: bool = False, world: World = World()) -> dict[str, float]:
+    """Validation loss and accuracy; with several ranks each scores every world-th image and the sums are shared."""
+    part = split if world.size == 1 else split.subset(np.arange(world.rank, len(split), world.size))
     # bf16 halves the validation pass on AVX-512 (3.2 s vs 7.5 s for 2,870 images), ~7% of an epoch.
     with torch.autocast(next(model.parameters()).device.type, dtype=torch.bfloat16, enabled=bf16):
-        logits = predict_logits(model, split.images).float()
-    labels = torch.from_numpy(split.labels)
-    return {
-        "loss": F.cross_entropy(logits, labels).item(),
-        "acc": (logits.argmax(1) == labels).float().mean().item(),
-    }
+        logits = predict_logits(model, part.images).float()
+    labels = torch.from_numpy(part.labels)
+    loss = F.cross_entropy(logits, labels, reduction="sum").item() if len(part) else 0.0
+    correct = (logits.argmax(1) == labels).sum().item()
+    loss, correct, n = all_sum([loss, correct, len(part)], world, next(model.parameters()).device)
+    return {"loss": loss / n, "acc": correct / n}
 
 
 def ema_warmup_fn(decay: float):
@@ -109,45 +169,60 @@ def class_weights(labels: np.ndarray, num_classes: int, power: float) -> torch.T
     return torch.tensor(w * counts.sum() / (w * counts).sum(), dtype=torch.float32)
 
 
+def train_step(model, optimizer, x: torch.Tensor, y: torch.Tensor, cfg: TrainConfig, weight: torch.Tensor | None = None,
+               y2: torch.Tensor | None = None, lam: float = 1.0, q: torch.Tensor | None = None):
+    """One optimiser step on a (rank's share of a) batch; (loss, logits). `y2`, `lam`: mixup; `q`: teacher probs."""
+    with torch.autocast(x.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+        logits = model(x)
+        loss = F.cross_entropy(logits.float(), y, weight, label_smoothing=cfg.label_smoothing)
+        if y2 is not None and lam < 1.0:
+            loss = lam * loss + (1 - lam) * F.cross_entropy(logits.float(), y2, weight, label_smoothing=cfg.label_smoothing)
+        if q is not None:
+            w = cfg.distill_weight
+            loss = (1 - w) * loss + w * distill_loss(logits, q, cfg.distill_temperature)
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    optimizer.step()
+    return loss, logits
+
+
 def train_one_epoch(model, optimizer, scheduler, ema, split: Split, cfg: TrainConfig, gen: torch.Generator, desc: str,
-                    weight: torch.Tensor | None = None, soft: torch.Tensor | None = None):
-    """One pass over `split`; `soft` (N, C) are the teacher's softened probabilities for its images, if distilling."""
+                    weight: torch.Tensor | None = None, soft: torch.Tensor | None = None, world: World = World(),
+                    aug_gen: torch.Generator | None = None):
+    """One pass over `split`; `soft` (N, C) are the teacher's softened probabilities for its images, if distilling.
+
+    `gen` draws the epoch's order (the same on every rank); `aug_gen`, this rank's augmentation (default: `gen`).
+    """
     model.train()
     device = next(model.parameters()).device
-    order = torch.randperm(len(split), generator=gen)
+    aug_gen = gen if aug_gen is None else aug_gen
+    order = shard(torch.randperm(len(split), generator=gen), world)
+    batch = cfg.batch_size // world.size
     labels = torch.from_numpy(split.labels)
     loss_sum, correct, seen = 0.0, 0, 0
-    bar = tqdm(range(0, len(order), cfg.batch_size), desc=desc, leave=False, dynamic_ncols=True)
+    bar = tqdm(range(0, len(order), batch), desc=desc, leave=False, dynamic_ncols=True, **({} if world.main else {"disable": True}))
     for i in bar:
-        idx = order[i : i + cfg.batch_size]
-        x = augment_batch(to_input(split.images[idx.numpy()]), cfg.augment, gen)
+        idx = order[i : i + batch]
+        x = augment_batch(to_input(split.images[idx.numpy()]), cfg.augment, aug_gen)
         y = labels[idx]
-        y2, lam = y, 1.0
+        y2, lam, q = y, 1.0, None
         if cfg.mixup_alpha > 0:
-            x, perm, lam = mixup(x, cfg.mixup_alpha, gen)
+            x, perm, lam = mixup(x, cfg.mixup_alpha, aug_gen)
             y2 = y[perm]
         x, y, y2 = x.to(device, non_blocking=True), y.to(device), y2.to(device)
-        with torch.autocast(device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            logits = model(x)
-            loss = F.cross_entropy(logits.float(), y, weight, label_smoothing=cfg.label_smoothing)
+        if soft is not None:
+            q = soft[idx].to(device)
             if cfg.mixup_alpha > 0:
-                loss = lam * loss + (1 - lam) * F.cross_entropy(logits.float(), y2, weight, label_smoothing=cfg.label_smoothing)
-            if soft is not None:
-                q = soft[idx].to(device)
-                if cfg.mixup_alpha > 0:
-                    q = lam * q + (1 - lam) * q[perm.to(device)]
-                w = cfg.distill_weight
-                loss = (1 - w) * loss + w * distill_loss(logits, q, cfg.distill_temperature)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
+                q = lam * q + (1 - lam) * q[perm.to(device)]
+        loss, logits = train_step(model, optimizer, x, y, cfg, weight, y2, lam, q)
         scheduler.step()
         if ema is not None:
-            ema.update_parameters(model)
+            ema.update_parameters(getattr(model, "module", model))
         loss_sum += loss.item() * len(y)
         correct += (logits.argmax(1) == (y if lam >= 0.5 else y2)).sum().item()  # the dominant image's label
         seen += len(y)
         bar.set_postfix(loss=f"{loss_sum / seen:.3f}", acc=f"{correct / seen:.3f}")
+    loss_sum, correct, seen = all_sum([loss_sum, correct, seen], world, device)
     return {"loss": loss_sum / seen, "acc": correct / seen}
 
 
@@ -159,47 +234,78 @@ def write_history(history: list[dict], path: Path) -> None:
     write_text(path, buf.getvalue())
 
 
-def train(cfg: TrainConfig, resume: bool = False) -> dict:
-    """Train, writing best_model.pt, last.pt, history.csv and config.json into cfg.out; returns the run summary.
+def load_state(out: str | Path) -> tuple[TrainConfig, dict]:
+    """The configuration and training state saved in OUT/last.pt."""
+    state = read_state(out)
+    cfg = TrainConfig.from_dict(state["config"], str(Path(out) / "last.pt"))
+    cfg.out = str(out)
+    return cfg, state
 
-    On resume, wall time adds up each attempt's time to its last saved epoch.
+
+def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
+    """Load cfg.data (FER-2013 or any labelled folder), build the model (fresh or cfg.init), then `fit`.
+
+    `resume`: continue the run in cfg.out exactly as it was configured; a cfg that sets anything else (away from the
+    defaults, to another value than the run's) is refused. `command`: what started the run, kept in last.pt.
     """
-    out = Path(cfg.out)
-    last_path = out / "last.pt"
     state = None
     if resume:
-        if not last_path.exists():
-            raise FerxError(f"{last_path}: no training state to resume from")
-        state = torch.load(last_path, weights_only=False, map_location="cpu")
-        cfg = TrainConfig.from_dict(state["config"])
-        cfg.out = str(out)
+        saved, state = load_state(cfg.out)
+        changed = changed_options(asdict(cfg), asdict(TrainConfig(out=cfg.out)), asdict(saved))
+        if changed:
+            raise FerxError(f"{cfg.out}: --resume continues the run as it was configured; it cannot change "
+                            f"{', '.join(changed)} (start a new run with another --out for that)")
+        cfg, command = saved, state.get("command", "")
+    resolve_device(cfg.device)  # before minutes of data loading: no GPU here is a one-line error now
     t_start = time.time()
+    splits, classes = load_splits(cfg.data, cfg.val_fraction, cfg.seed, cfg.limit, cfg.test_fraction,
+                                  cfg.group_regex, cfg.detect)
+    torch.manual_seed(cfg.seed)  # the initialisation is part of the seeded run
+    model, card = initial_model(cfg.model, classes, cfg.init)
+    return fit(cfg, splits, model, card, state, t_start, command)
+
+
+def fit(cfg: TrainConfig, splits: dict[str, Split], model: MiniXception | Callable[[], MiniXception],
+        card: ModelCard | None = None, state: dict | None = None, t_start: float | None = None,
+        command: str = "") -> dict:
+    """Train `model` (or what the builder `model()` returns, built after seeding torch) on splits["train"], choosing
+    on splits["val"]; write best_model.pt and its card, last.pt, history.csv and config.json into cfg.out; the run
+    summary. `state`: a last.pt to continue from. Under torchrun every rank calls this; rank 0 alone writes.
+    """
+    t_start = time.time() if t_start is None else t_start
+    out, last_path = Path(cfg.out), Path(cfg.out) / "last.pt"
     wall_before = state.get("wall_seconds", 0.0) if state is not None else 0.0  # earlier attempts of this run
     try:
-        device = torch.device(cfg.device)
+        world, device = setup(cfg.device)
     except RuntimeError:
         raise FerxError(f"--device {cfg.device}: not a torch device (cpu, cuda, cuda:1, ...)") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise FerxError(f"--device {cfg.device}: this torch build sees no CUDA GPU")
-    torch.manual_seed(cfg.seed)
+    check_batch(cfg.batch_size, world)
+    if state is not None and state.get("world_size", 1) != world.size:
+        raise FerxError(f"{last_path}: a run of {state.get('world_size', 1)} process(es); resume it with as many")
+    if not isinstance(model, torch.nn.Module):
+        torch.manual_seed(cfg.seed)
+        model = model()
+    card = card or ModelCard.for_variant(cfg.model)
     gen = torch.Generator().manual_seed(cfg.seed)
-    splits = load_dataset(cfg.data, cfg.val_fraction, cfg.seed, cfg.limit)
-    log.info("train %d, val %d, test %d images", len(splits["train"]), len(splits["val"]), len(splits["test"]))
-
-    model = build_model(cfg.model).to(device)
+    log.info("train %d, val %d, test %d images; classes %s", len(splits["train"]), len(splits["val"]),
+             len(splits["test"]), ", ".join(card.classes))
+    model = model.to(device)
     # FER-2013 has 16x fewer disgust faces than happy ones; unweighted, disgust recall was 0.47.
     weight = None
     if cfg.class_weight_power:
         weight = class_weights(splits["train"].labels, model.num_classes, cfg.class_weight_power).to(device)
     soft = None
-    if cfg.teachers:
+    if cfg.teachers:  # soft labels index the training split, image for image
         soft = soft_targets(teacher_logits(cfg.teachers, splits["train"].images, cfg.teacher_views),
                             cfg.distill_temperature).to(device)
+        if soft.shape[1] != model.num_classes:
+            raise FerxError(f"teachers give {soft.shape[1]} classes, the data set has {model.num_classes}")
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
-    steps_per_epoch = -(-len(splits["train"]) // cfg.batch_size)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=cfg.lr, epochs=cfg.epochs, steps_per_epoch=steps_per_epoch, pct_start=0.15
-    )
+        optimizer, max_lr=cfg.lr, epochs=cfg.epochs, pct_start=0.15,
+        steps_per_epoch=steps_per_epoch(len(splits["train"]), cfg.batch_size, world))
     ema = None
     if cfg.ema_decay:
         avg_fn = ema_warmup_fn(cfg.ema_decay) if cfg.ema_warmup else get_ema_multi_avg_fn(cfg.ema_decay)
@@ -217,9 +323,16 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
         history, best_acc, best_epoch = state["history"], state["best_acc"], state["best_epoch"]
         start_epoch = state["epoch"] + 1
         log.info("resuming %s at epoch %d", out, start_epoch)
-    out.mkdir(parents=True, exist_ok=True)
-    write_text(out / "config.json", json.dumps(asdict(cfg), indent=2) + "\n")
-    save_card(ModelCard.for_variant(cfg.model), card_path(out / "best_model.pt"))  # best_model.pt's own description
+    run_info = {"world_size": world.size, "effective_batch_size": cfg.batch_size, "batch_per_process":
+                cfg.batch_size // world.size, "effective_lr": cfg.lr, "classes": card.classes}
+    if world.size > 1:
+        log.info("%d processes x %d images = effective batch %d, peak lr %g (not rescaled: the global batch is "
+                 "--batch-size)", world.size, cfg.batch_size // world.size, cfg.batch_size, cfg.lr)
+    if world.main:
+        out.mkdir(parents=True, exist_ok=True)
+        write_text(out / "config.json", json.dumps({**asdict(cfg), **run_info}, indent=2) + "\n")
+        save_card(card, card_path(out / "best_model.pt"))  # best_model.pt's own description
+    net, model = model, wrap(model, world, device)
 
     for epoch in range(start_epoch, cfg.epochs + 1):
         if epoch - best_epoch > cfg.patience and best_epoch > 0:
@@ -227,27 +340,33 @@ def train(cfg: TrainConfig, resume: bool = False) -> dict:
             break
         t0 = time.time()
         lr = optimizer.param_groups[0]["lr"]
+        aug_gen = None
+        if world.size > 1:  # a rank's own draws, from (seed, epoch, rank): what --resume needs to repeat them
+            aug_gen = epoch_generator(cfg.seed, epoch, world)
+            torch.manual_seed(aug_gen.initial_seed())
         tr = train_one_epoch(model, optimizer, scheduler, ema, splits["train"], cfg, gen, f"epoch {epoch}/{cfg.epochs}",
-                             weight, soft)
-        eval_model = ema.module if ema is not None else model
-        va = evaluate(eval_model, splits["val"], cfg.bf16)
+                             weight, soft, world, aug_gen)
+        eval_model = ema.module if ema is not None else net
+        va = evaluate(eval_model, splits["val"], cfg.bf16, world)
         row = {"epoch": epoch, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"],
                "val_loss": va["loss"], "val_acc": va["acc"], "seconds": time.time() - t0}
         history.append(row)
         if va["acc"] > best_acc:
             best_acc, best_epoch = va["acc"], epoch
-            save_torch({k: v.cpu() for k, v in eval_model.state_dict().items()}, out / "best_model.pt")
-        save_torch({
-            "config": asdict(cfg), "epoch": epoch, "model": model.state_dict(), "optimizer": optimizer.state_dict(),
-            "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
-            "generator": gen.get_state(), "torch_rng": torch.get_rng_state(),
-            "history": history, "best_acc": best_acc, "best_epoch": best_epoch,
-            "wall_seconds": wall_before + time.time() - t_start,
-        }, last_path)
-        write_history(history, out / "history.csv")
+            if world.main:
+                save_torch({k: v.cpu() for k, v in eval_model.state_dict().items()}, out / "best_model.pt")
+        if world.main:
+            save_torch({
+                "config": asdict(cfg), "epoch": epoch, "model": net.state_dict(), "optimizer": optimizer.state_dict(),
+                "scheduler": scheduler.state_dict(), "ema": ema.state_dict() if ema is not None else None,
+                "generator": gen.get_state(), "torch_rng": torch.get_rng_state(), "world_size": world.size,
+                "history": history, "best_acc": best_acc, "best_epoch": best_epoch,
+                "wall_seconds": wall_before + time.time() - t_start, "command": command,
+            }, last_path)
+            write_history(history, out / "history.csv")
         log.info("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2e  %.0fs%s",
                  epoch, cfg.epochs, tr["loss"], tr["acc"], va["loss"], va["acc"], lr, row["seconds"],
                  "  *best" if best_epoch == epoch else "")
     return {"best_epoch": best_epoch, "best_val_acc": best_acc, "epochs_run": len(history),
             "train_seconds": sum(r["seconds"] for r in history),
-            "train_wall_seconds": wall_before + time.time() - t_start}
+            "train_wall_seconds": wall_before + time.time() - t_start, "command": command, **run_info}

@@ -6,12 +6,33 @@ from typing import Callable, Sequence
 import cv2
 import numpy as np
 
+from ...errors import FerxError
+
 Box = tuple[int, int, int, int]  # x, y, w, h in pixels of the original image
 Detector = Callable[[np.ndarray], list[Box]]
 
 # FER-2013 frames are about as tight as OpenCV's Haar box: on 300 FER-2013 test faces pasted at 144 px
 # into a 640x480 scene, the median Haar box was 0.965 of the pasted frame (benchmarks/crop_margin.py).
 CROP_MARGIN = 0.02
+
+
+def check_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, ...]) -> list[Box]:
+    """User-given boxes as int (x, y, w, h); a FerxError for one of no size, off the image or over twice its size."""
+    h, w = shape[:2]
+    out = []
+    for box in boxes:
+        try:
+            x, y, bw, bh = (int(v) for v in box)
+        except (TypeError, ValueError):
+            raise FerxError(f"box {box!r}: expected four numbers (x, y, w, h)") from None
+        if bw < 1 or bh < 1:
+            raise FerxError(f"box {(x, y, bw, bh)}: width and height must be at least 1 pixel")
+        if x >= w or y >= h or x + bw <= 0 or y + bh <= 0:
+            raise FerxError(f"box {(x, y, bw, bh)}: outside the {w}x{h} image")
+        if max(bw, bh) > 2 * max(w, h):
+            raise FerxError(f"box {(x, y, bw, bh)}: more than twice the size of the {w}x{h} image")
+        out.append((x, y, bw, bh))
+    return out
 
 
 def crop_faces(gray: np.ndarray, boxes: Sequence[Box], margin: float = CROP_MARGIN, size: int = 48) -> np.ndarray:
@@ -23,8 +44,8 @@ def crop_faces(gray: np.ndarray, boxes: Sequence[Box], margin: float = CROP_MARG
         cx, cy = x + bw / 2, y + bh / 2
         x0, y0 = int(round(cx - side / 2)), int(round(cy - side / 2))
         x1, y1 = x0 + int(round(side)), y0 + int(round(side))
-        pad = max(0, -x0, -y0, x1 - w, y1 - h)
-        src = cv2.copyMakeBorder(gray, pad, pad, pad, pad, cv2.BORDER_REPLICATE) if pad else gray
-        face = src[y0 + pad : y1 + pad, x0 + pad : x1 + pad]
+        # Pad only the part of the image under the square, on the sides it overhangs (never the whole image).
+        xa, ya, xb, yb = max(x0, 0), max(y0, 0), min(x1, w), min(y1, h)
+        face = cv2.copyMakeBorder(gray[ya:yb, xa:xb], ya - y0, y1 - yb, xa - x0, x1 - xb, cv2.BORDER_REPLICATE)
         crops[i] = cv2.resize(face, (size, size), interpolation=cv2.INTER_AREA if face.shape[0] > size else cv2.INTER_LINEAR)
     return crops
