@@ -89,3 +89,25 @@ def test_cli_tta_option(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     with pytest.raises(SystemExit) as exc:
         main(["predict", str(face), "--tta", "mirror"])
     assert exc.value.code == 2 and "invalid choice: 'mirror'" in capsys.readouterr().err
+
+
+def test_view_stack_rows_are_the_named_views() -> None:
+    """Each row of the stack is one named view (VIEWS), the mean of that view's inputs: no positional bookkeeping."""
+    from ferx.inference.views import MODES, SHIFTS, VIEWS, shift, view_stack, zoom
+
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(48 * 48, 7)).eval()
+    x = torch.rand(3, 1, 48, 48)
+    mirror = x.flip(3)
+    expected = {
+        "face": net(x), "mirror": net(mirror),
+        "shifted face": torch.stack([net(shift(x, dx, dy)) for dx, dy in SHIFTS]).mean(0),
+        "shifted mirror": torch.stack([net(shift(mirror, dx, dy)) for dx, dy in SHIFTS]).mean(0),
+        "zoomed face": net(zoom(x)), "zoomed mirror": net(zoom(mirror)),
+    }
+    assert len(VIEWS) == MODES["views"] and set(VIEWS) == set(expected)
+    for mode, k in MODES.items():
+        stack = view_stack(net, x, mode)
+        assert len(stack) == k
+        for row, name in zip(stack, VIEWS):
+            torch.testing.assert_close(row, expected[name].detach(), atol=1e-5, rtol=0)

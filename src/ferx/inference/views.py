@@ -16,6 +16,7 @@ Model = Callable[[torch.Tensor], torch.Tensor]
 MODES = {"none": 1, "flip": 2, "views": 6}
 DEFAULT = "views"  # the default prediction path everywhere (chosen on validation: docs/experiments.md)
 SHIFTS = ((2, 0), (-2, 0), (0, 2), (0, -2))
+VIEWS = ("face", "mirror", "shifted face", "shifted mirror", "zoomed face", "zoomed mirror")  # a mode: the first MODES[mode]
 ZOOM_CROP = 44
 JOIN_BELOW = 256  # batch sizes up to which all views go through the model in one call
 NAMES = {"views": "six views", "flip": "face + mirror", "none": "single pass"}
@@ -57,17 +58,29 @@ def view_stack(model: Model, x: torch.Tensor, mode: str = DEFAULT) -> torch.Tens
 
     A shifted view is the mean logits of the four 2-pixel shifts, so the six views weigh equally.
     """
-    faces = [x, x.flip(3)][: min(MODES[mode], 2)]
-    inputs = faces if MODES[mode] <= 2 else [*faces, *(shift(f, dx, dy) for f in faces for dx, dy in SHIFTS),
-                                             *(zoom(f) for f in faces)]
+    groups = view_inputs(x, mode)
+    inputs = [v for group in groups for v in group]
     if len(x) * len(inputs) <= JOIN_BELOW:  # one call for a few faces: per-call overhead dominates a photo or frame
         logits = list(model(torch.cat(inputs)).split(len(x)))
     else:
         logits = [model(v) for v in inputs]
-    if MODES[mode] <= 2:
-        return torch.stack(logits)
-    shifted = [torch.stack(logits[2 + 4 * i : 6 + 4 * i]).mean(0) for i in range(2)]
-    return torch.stack([*logits[:2], *shifted, *logits[10:12]])
+    views, i = [], 0
+    for group in groups:
+        views.append(logits[i] if len(group) == 1 else torch.stack(logits[i : i + len(group)]).mean(0))
+        i += len(group)
+    return torch.stack(views)
+
+
+def view_inputs(x: torch.Tensor, mode: str = DEFAULT) -> list[list[torch.Tensor]]:
+    """The model inputs of each view of `mode`, in VIEWS order; a view of several inputs (the shifts) is their mean."""
+    face, mirror = x, x.flip(3)
+    groups = {
+        "face": [face], "mirror": [mirror],
+        "shifted face": [shift(face, dx, dy) for dx, dy in SHIFTS],
+        "shifted mirror": [shift(mirror, dx, dy) for dx, dy in SHIFTS],
+        "zoomed face": [zoom(face)], "zoomed mirror": [zoom(mirror)],
+    } if MODES[mode] > 2 else {"face": [face], "mirror": [mirror]}
+    return [groups[name] for name in VIEWS[: MODES[mode]]]
 
 
 def tta_logits(model: Model, x: torch.Tensor, mode: str = DEFAULT) -> torch.Tensor:
