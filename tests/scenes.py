@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from ferx.data.fer2013 import load_train_test
+from ferx.inference.faces import DEFAULT_DETECTOR, get_detector
 from ferx.inference.faces.haar import HaarDetector
 
 Box = tuple[int, int, int, int]
@@ -29,13 +30,14 @@ def paste(scene: np.ndarray, face48: np.ndarray, x: int, y: int, size: int) -> B
 
 @lru_cache(maxsize=1)
 def detectable_faces(root: str, count: int = 6) -> tuple[np.ndarray, ...]:
-    """The first `count` test faces (fixed order) that the Haar detector finds alone in a plain scene."""
+    """The first `count` test faces (fixed order) that the Haar and the default detector each find alone in a plain scene."""
     test = load_train_test(Path(root))["test"]
-    detect, found = HaarDetector(), []
+    haar, default, found = HaarDetector(), get_detector(DEFAULT_DETECTOR), []
     for i in range(0, len(test), 37):
         scene = background(360, 480)
         paste(scene, test.images[i], 150, 80, 160)
-        if len(detect(cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY))) == 1:
+        gray = cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY)
+        if len(haar(gray)) == 1 and len(default(gray)) == 1:
             found.append(test.images[i])
         if len(found) == count:
             break

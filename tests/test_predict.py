@@ -95,7 +95,10 @@ def colour_scene(faces) -> tuple[np.ndarray, list]:
 
 
 @pytest.mark.parametrize("order", ["rgb", "bgr"])
-def test_array_channel_order(rec, faces, order: str) -> None:
+def test_array_channel_order(faces, order: str) -> None:
+    # Haar normalises contrast per window, so it sees these faces at a quarter of their contrast in gray;
+    # the default CNN detector does not (benchmarks/detectors.py measures it on real photos instead).
+    rec = EmotionRecognizer(detector="haar")
     img, boxes = colour_scene(faces)
     array = img if order == "rgb" else np.ascontiguousarray(img[..., ::-1])
     found = rec.predict(array, bgr=order == "bgr")

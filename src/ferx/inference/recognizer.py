@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from .faces.crop import Box, Detector, check_boxes, crop_faces
-from .faces.haar import HaarDetector
+from .faces import DEFAULT_DETECTOR, get_detector
 from .images import DEFAULT_MAX_PIXELS, ImageInput, to_gray
 from ..model import to_input
 from ..devices import resolve_device
@@ -33,7 +33,8 @@ class Face:
 class EmotionRecognizer:
     """Detect faces and classify their expressions; packaged weights and CPU unless told otherwise.
 
-    `detector`: "haar" (default), None (the whole image is one face), or a callable gray -> boxes.
+    `detector`: a name from ferx.inference.faces.DETECTORS ("ssd", the default, or "haar"), None (the whole image
+    is one face), or a callable gray image -> boxes (x, y, w, h).
     `tta`: "views" (default, as `ferx evaluate`: face, mirror, 2-px shifts and a 44-px zoom of each, 12 passes),
     "flip" (face + mirror) or "none"; True and False mean "views" and "none".
     `backend`: "torch", "onnx" (onnxruntime, CPU; `weights` then names an .onnx file), "int8" (the packaged
@@ -47,7 +48,7 @@ class EmotionRecognizer:
         self,
         weights: str | os.PathLike | None = None,
         device: str | torch.device = "cpu",
-        detector: str | Detector | None = "haar",
+        detector: str | Detector | None = DEFAULT_DETECTOR,
         tta: str | bool = DEFAULT,
         batch_size: int = 1024,
         backend: str = "auto",
@@ -71,7 +72,7 @@ class EmotionRecognizer:
         else:
             raise FerxError(f"unknown backend {backend!r}; choose auto, torch, onnx or int8")
         self.classes: list[str] = self.card.classes  # Face labels and score keys, in the model's output order
-        self.detector = HaarDetector() if detector == "haar" else detector
+        self.detector = get_detector(detector)
         self.tta, self.batch_size = check_mode(tta), batch_size
         if max_pixels is not None and max_pixels < 1:
             raise FerxError(f"max_pixels {max_pixels}: must be a positive number of pixels, or None for no limit")

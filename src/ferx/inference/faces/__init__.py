@@ -9,8 +9,10 @@ from ...errors import FerxError
 # name -> (module, class); the module is imported only when that detector is built.
 DETECTORS: dict[str, tuple[str, str]] = {
     "haar": ("haar", "HaarDetector"),
+    "ssd": ("ssd", "SSDDetector"),
+    "blazeface": ("blazeface", "BlazeFaceDetector"),
 }
-DEFAULT_DETECTOR = "haar"
+DEFAULT_DETECTOR = "ssd"  # benchmarks/detectors.py: fewest misses on crossdata and generated scenes
 
 
 def get_detector(detector: str | Callable | None):

@@ -29,6 +29,8 @@ class HaarDetector:
         self.lock = threading.Lock()  # one CascadeClassifier must not run in two threads at once (HTTP service)
 
     def __call__(self, gray: np.ndarray) -> list[Box]:
+        if gray.ndim == 3:
+            gray = cv2.cvtColor(gray, cv2.COLOR_RGB2GRAY)
         scale = min(1.0, self.WINDOW / self.min_face, self.max_side / max(gray.shape))
         small = gray if scale == 1.0 else cv2.resize(gray, None, fx=scale, fy=scale, interpolation=cv2.INTER_AREA)
         with self.lock:

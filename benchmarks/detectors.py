@@ -1,0 +1,155 @@
+"""Face detectors side by side: misses per crossdata set, recall and false detections on generated scenes,
+detections on face-free natural images, and milliseconds per photo at 640x480 and ~2 megapixels.
+
+    nice -n 19 python benchmarks/detectors.py [--detectors haar,ssd,...] [--crossdata ../shared/crossdata]
+
+Scenes: real FER-2013 test faces pasted at 40-200 px (3-6 per scene) into crops of scikit-image's natural images
+(which ship in its wheel); a face counts as found when a detected box overlaps it with IoU >= 0.3. Face-free
+images: the same scikit-image pictures that hold no face (and their mirror images). Timings are indicative on a
+busy machine; the median of repeated runs is printed.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import cv2
+import numpy as np
+
+from ferx.data.fer2013 import load_train_test
+from ferx.data.folders import scan_labelled_folder
+from ferx.inference.faces import DETECTORS, get_detector
+from ferx.inference.images import load_rgb
+
+ROOT = Path(__file__).resolve().parents[2] / "shared"
+# scikit-image sample pictures with no face in them (astronaut, camera and others with people are left out)
+FACE_FREE = (
+    "brick", "cell", "chelsea", "clock_motion", "coffee", "coins", "color", "grass", "gravel", "horse",
+    "hubble_deep_field", "ihc", "logo", "moon", "motorcycle_left", "page", "retina", "rocket", "text", "microaneurysms",
+)
+
+
+def face_free_images() -> list[np.ndarray]:
+    """Face-free natural images shipped in scikit-image's wheel, as RGB, each also mirrored (40 images)."""
+    from skimage import io
+    from skimage.data import data_dir
+
+    out = []
+    for name in FACE_FREE:
+        path = next(Path(data_dir).glob(f"{name}.*"))
+        img = io.imread(path)
+        img = np.dstack([img] * 3) if img.ndim == 2 else img[..., :3]
+        if img.dtype != np.uint8:
+            img = (img / img.max() * 255).astype(np.uint8)
+        out += [np.ascontiguousarray(img), np.ascontiguousarray(img[:, ::-1])]
+    return out
+
+
+def iou(a, b) -> float:
+    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
+    iw, ih = max(0, min(ax1, bx1) - max(a[0], b[0])), max(0, min(ay1, by1) - max(a[1], b[1]))
+    inter = iw * ih
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+def make_scenes(faces: np.ndarray, backgrounds: list[np.ndarray], count: int, size=(640, 480), seed: int = 0):
+    """`count` scenes: 3-6 faces of 40-200 px, not overlapping, on crops of natural backgrounds; (image, boxes)."""
+    rng = np.random.default_rng(seed)
+    w, h = size
+    scenes, k = [], 0
+    for _ in range(count):
+        bg = backgrounds[rng.integers(len(backgrounds))]
+        bg = cv2.resize(bg, (max(w, bg.shape[1]), max(h, bg.shape[0])))
+        y0, x0 = rng.integers(bg.shape[0] - h + 1), rng.integers(bg.shape[1] - w + 1)
+        scene = bg[y0 : y0 + h, x0 : x0 + w].copy()
+        boxes = []
+        for _ in range(rng.integers(3, 7)):
+            for _ in range(50):  # a place that overlaps no other face
+                s = int(rng.integers(40, 201))
+                box = (int(rng.integers(0, w - s)), int(rng.integers(0, h - s)), s, s)
+                if all(iou(box, b) == 0 and not _near(box, b) for b in boxes):
+                    break
+            else:
+                continue
+            face = cv2.resize(faces[k % len(faces)], (s, s), interpolation=cv2.INTER_CUBIC if s > 48 else cv2.INTER_AREA)
+            scene[box[1] : box[1] + s, box[0] : box[0] + s] = face[..., None]
+            boxes.append(box)
+            k += 1
+        scenes.append((scene, boxes))
+    return scenes
+
+
+def _near(a, b, gap: int = 8) -> bool:
+    return not (a[0] + a[2] + gap <= b[0] or b[0] + b[2] + gap <= a[0] or a[1] + a[3] + gap <= b[1] or b[1] + b[3] + gap <= a[1])
+
+
+def scene_scores(detect, scenes, gray: bool) -> tuple[int, int, int]:
+    """(faces found, faces in all, false detections) with IoU >= 0.3 matching."""
+    found = total = false = 0
+    for scene, boxes in scenes:
+        dets = detect(cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY) if gray else scene)
+        matched = [any(iou(d, b) >= 0.3 for d in dets) for b in boxes]
+        found, total = found + sum(matched), total + len(boxes)
+        false += sum(not any(iou(d, b) >= 0.3 for b in boxes) for d in dets)
+    return found, total, false
+
+
+def crossdata_misses(detect, root: Path, gray: bool) -> dict[str, str]:
+    out = {}
+    for name in ("ckplus48", "jaffe", "taiwan_dev", "wild_dev"):
+        if not (root / name).is_dir():
+            continue
+        files = scan_labelled_folder(root / name)
+        misses = 0
+        for path, _ in files:
+            rgb = load_rgb(path)
+            misses += not detect(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY) if gray else rgb)
+        out[name] = f"{misses}/{len(files)}"
+    return out
+
+
+def ms_per_photo(detect, image: np.ndarray, gray: bool, repeat: int = 15) -> float:
+    img = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY) if gray else image
+    detect(img)
+    times = []
+    for _ in range(repeat):
+        t = time.perf_counter()
+        detect(img)
+        times.append(time.perf_counter() - t)
+    return 1000 * float(np.median(times))
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--detectors", default=",".join(DETECTORS))
+    ap.add_argument("--crossdata", type=Path, default=ROOT / "crossdata")
+    ap.add_argument("--fer", type=Path, default=ROOT / "fer2013")
+    ap.add_argument("--scenes", type=int, default=40)
+    ap.add_argument("--gray", action="store_true", help="give detectors the gray image (as ferx's photo path does)")
+    args = ap.parse_args(argv)
+    test = load_train_test(args.fer)["test"]
+    faces = test.images[np.random.default_rng(1).permutation(len(test))[:400]]
+    free = face_free_images()
+    scenes = make_scenes(faces, free, args.scenes)
+    big = make_scenes(faces, free, 1, size=(1632, 1224), seed=5)[0][0]
+    print(f"{len(scenes)} scenes with {sum(len(b) for _, b in scenes)} faces; {len(free)} face-free images; gray={args.gray}")
+    print("| detector | " + " | ".join(("ckplus48", "jaffe", "taiwan_dev", "wild_dev")) + " misses | scene recall | scene false | face-free detections | ms 640x480 | ms 1632x1224 |")
+    print("|---|" + "---:|" * 9)
+    for name in args.detectors.split(","):
+        detect = get_detector(name)
+        miss = crossdata_misses(detect, args.crossdata, args.gray)
+        found, total, false = scene_scores(detect, scenes, args.gray)
+        free_dets = sum(len(detect(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) if args.gray else im)) for im in free)
+        small, large = ms_per_photo(detect, scenes[0][0], args.gray), ms_per_photo(detect, big, args.gray, 7)
+        cells = [miss.get(s, "-") for s in ("ckplus48", "jaffe", "taiwan_dev", "wild_dev")]
+        print(f"| {name} | " + " | ".join(cells) + f" | {found}/{total} ({found / total:.3f}) | {false} | {free_dets}/{len(free)} | {small:.1f} | {large:.1f} |")
+        sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,70 @@
+"""Face detectors: the name table, callables, the default detector on multi-face scenes and face-free pictures."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ferx import EmotionRecognizer, FerxError
+from ferx.inference.faces import DEFAULT_DETECTOR, DETECTORS, get_detector
+from scenes import background, paste
+
+
+def _iou(a, b) -> float:
+    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    return iw * ih / (a[2] * a[3] + b[2] * b[3] - iw * ih)
+
+
+@pytest.fixture(scope="module")
+def test_faces(fer_root):
+    from ferx.data.fer2013 import load_train_test
+
+    return load_train_test(fer_root)["test"].images
+
+
+def test_unknown_detector_names_the_valid_ones():
+    with pytest.raises(FerxError, match="unknown detector 'mtcnn'.*haar.*ssd"):
+        get_detector("mtcnn")
+    with pytest.raises(FerxError, match="unknown detector"):
+        EmotionRecognizer(detector="mtcnn")  # a FerxError, not a TypeError when the first image arrives
+    assert DEFAULT_DETECTOR in DETECTORS and {"haar", "ssd"} <= set(DETECTORS)
+
+
+def test_callable_detector_is_used_as_given():
+    seen = []
+
+    def detector(gray):
+        seen.append(gray.shape)
+        return [(10, 20, 30, 30)]
+
+    faces = EmotionRecognizer(detector=detector, tta="none").predict(np.zeros((100, 120, 3), np.uint8))
+    assert seen == [(100, 120)] and [f.box for f in faces] == [(10, 20, 30, 30)]
+
+
+def test_default_detector_finds_every_face_of_a_scene(test_faces):
+    scene = background(540, 960, seed=3)
+    places = [(30, 40, 48), (150, 60, 64), (300, 40, 90), (450, 250, 120), (620, 60, 150), (90, 300, 180)]
+    truth = [paste(scene, test_faces[13 * k], x, y, s) for k, (x, y, s) in enumerate(places)]
+    boxes = get_detector(DEFAULT_DETECTOR)(scene)
+    found = [any(_iou(b, t) >= 0.3 for b in boxes) for t in truth]
+    assert all(found), f"missed faces of {[t[2] for t, f in zip(truth, found) if not f]} px"
+    assert len(boxes) == len(truth)  # one box per face, nothing else
+
+
+def test_a_face_that_fills_the_frame_is_found(test_faces):
+    import cv2
+
+    detect = get_detector(DEFAULT_DETECTOR)
+    for i in (26, 39, 52):  # tight crops, like CK+ or LFW-style sets: found once the image gets a border
+        boxes = detect(cv2.resize(test_faces[i], (200, 200), interpolation=cv2.INTER_CUBIC))
+        assert len(boxes) == 1 and boxes[0][2] * boxes[0][3] >= 0.3 * 200 * 200, (i, boxes)
+
+
+def test_default_detector_finds_no_face_in_face_free_pictures():
+    data = pytest.importorskip("skimage.data")
+    detect = get_detector(DEFAULT_DETECTOR)
+    pictures = [getattr(data, n)() for n in ("coffee", "rocket", "coins", "text", "clock", "horse", "brick", "page")]
+    pictures.append(background(480, 640, seed=7))
+    found = {i: detect(np.asarray(p, dtype=np.uint8) if p.dtype == np.uint8 else (p * 255).astype(np.uint8))
+             for i, p in enumerate(pictures)}
+    assert not any(found.values()), found
