@@ -100,3 +100,11 @@ def test_onnx_export_carries_the_card_through_int8(six_class, tmp_path: Path) ->
     assert OnnxModel(tmp_path / "m.int8.onnx").card == card
     rec = EmotionRecognizer(tmp_path / "m.onnx", detector=None, tta="none")
     assert list(rec.predict(np.zeros((48, 48), np.uint8))[0].scores) == SIX
+
+
+def test_web_page_draws_the_classes_it_is_sent() -> None:
+    """The page of `ferx serve` takes class names from each face's scores, not from a list of its own."""
+    from importlib import resources
+
+    page = (resources.files("ferx") / "serving" / "static" / "index.html").read_text()
+    assert "Object.keys(f.scores).map(" in page and "CLASSES.map(" not in page

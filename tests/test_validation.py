@@ -84,3 +84,10 @@ def test_boxes_overhanging_the_image_crop_as_if_the_whole_image_were_padded() ->
     padded = np.pad(gray, pad, mode="edge")
     shifted = [(x + pad, y + pad, w, h) for x, y, w, h in boxes]
     np.testing.assert_array_equal(crop_faces(gray, boxes), crop_faces(padded, shifted))
+
+
+def test_loading_weights_checks_the_device() -> None:
+    from ferx.weights import load_weights, pretrained_path
+
+    with pytest.raises(FerxError, match="--device gpu: not a torch device"):
+        load_weights(pretrained_path(), "gpu")

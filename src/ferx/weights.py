@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 
+from .devices import resolve_device
 from .errors import FerxError
 from .files import save_torch, write_text
 from .model import CLASSES, FER_MEAN, FER_STD, MODEL_CONFIGS, MiniXception
@@ -142,7 +143,7 @@ def load_model(path: str | os.PathLike, device: str | torch.device = "cpu",
     except RuntimeError as exc:
         first = str(exc).splitlines()[0] if str(exc) else "mismatch"
         raise FerxError(f"{path}: weights are for another architecture ({first})") from None
-    return net.to(device).eval(), card
+    return net.to(resolve_device(device)).eval(), card
 
 
 def load_weights(path: str | os.PathLike, device: str | torch.device = "cpu", model: str | None = None) -> MiniXception:
