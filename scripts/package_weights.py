@@ -1,7 +1,8 @@
 """Copy a run's best weights into the package, with their model card and headline metrics.
 
 Usage: python scripts/package_weights.py [results] [--data ../shared/fer2013]
-(writes src/ferx/weights/mini_xception_emo.pt {"state_dict", "card", "metrics"}, its ONNX export
+(writes src/ferx/weights/mini_xception_emo.pt {"state_dict", "card", "metrics"} (the card's temperature from the
+run's metrics.json "calibration", when it has one), its ONNX export
 mini_xception_emo.onnx and the int8 quantisation mini_xception_emo.int8.onnx, both with the card in their
 metadata, the int8 one calibrated on 1,024 seeded training faces of --data)
 """
@@ -28,6 +29,8 @@ def package(run: str | os.PathLike, data: str | os.PathLike, dest_dir: str | os.
     headline = {k: metrics[metrics["default"]][k] for k in ("accuracy", "macro_f1", "micro_auc")} if metrics else {}
     # The run's sidecar card (best_model.json); a run from before it existed is the variant its config names.
     card = load_model_card(run / "best_model.pt", model=config["model"])
+    if "calibration" in metrics:  # the temperature `ferx train` / `ferx evaluate` fitted on validation for this run
+        card.temperature = metrics["calibration"]["temperature"]
     state = torch.load(run / "best_model.pt", map_location="cpu", weights_only=True)
     dest = Path(dest_dir) / PRETRAINED
     save_packaged(state, card, {"test": headline, "tta": metrics.get("default")}, dest)

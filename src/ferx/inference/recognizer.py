@@ -2,12 +2,14 @@
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from dataclasses import dataclass, field
 from typing import Sequence
 
 import numpy as np
 import torch
 
+from .explain import Explanation, box_map, grad_cam
 from .faces.crop import Box, Detector, check_boxes, crop_faces
 from .faces import DEFAULT_DETECTOR, get_detector
 from .images import DEFAULT_MAX_PIXELS, ImageInput, to_gray
@@ -42,6 +44,8 @@ class EmotionRecognizer:
     onnx for the packaged weights or an .onnx file on the CPU (3-7x faster here, benchmarks/inference.py), else torch.
     `max_pixels`: image files and PIL images declaring more pixels are refused (ImageTooLarge) before decoding;
     None lifts ferx's limit (PIL's own Image.MAX_IMAGE_PIXELS still refuses above twice its value).
+    `temperature`: scores are softmax(logits / temperature); None (default) uses the one stored with the weights
+    (fitted on validation by `ferx train` / `ferx evaluate`), 1.0 gives the raw softmax. The argmax is the same.
     """
 
     def __init__(
@@ -53,6 +57,7 @@ class EmotionRecognizer:
         batch_size: int = 1024,
         backend: str = "auto",
         max_pixels: int | None = DEFAULT_MAX_PIXELS,
+        temperature: float | None = None,
     ):
         self.device = resolve_device(device)
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
@@ -72,6 +77,10 @@ class EmotionRecognizer:
         else:
             raise FerxError(f"unknown backend {backend!r}; choose auto, torch, onnx or int8")
         self.classes: list[str] = self.card.classes  # Face labels and score keys, in the model's output order
+        self.temperature = self.card.temperature if temperature is None else float(temperature)
+        if not self.temperature > 0:
+            raise FerxError(f"temperature {temperature!r}: must be a positive number")
+        self.weights, self._torch = weights, None  # the .pt model for explanations, loaded when first asked for
         self.detector = get_detector(detector)
         self.tta, self.batch_size = check_mode(tta), batch_size
         if max_pixels is not None and max_pixels < 1:
@@ -85,7 +94,7 @@ class EmotionRecognizer:
         for i in range(0, len(crops), self.batch_size):
             x = to_input(crops[i : i + self.batch_size]).to(self.device)
             logits = tta_logits(self.model, x, self.tta)
-            out.append(torch.softmax(logits, 1).cpu())
+            out.append(torch.softmax(logits / self.temperature, 1).cpu())
         return torch.cat(out).numpy() if out else np.zeros((0, len(self.classes)), np.float32)
 
     def find_faces(self, gray: np.ndarray, boxes: Sequence[Box] | None = None) -> list[Box]:
@@ -114,6 +123,44 @@ class EmotionRecognizer:
         gray = to_gray(image, bgr, self.max_pixels)
         boxes = self.find_faces(gray, boxes)
         return [self._face(b, p) for b, p in zip(boxes, self.classify(crop_faces(gray, boxes)))] if boxes else []
+
+    def explain(self, image: ImageInput, target: str | int | None = None, boxes: Sequence[Box] | None = None,
+                bgr: bool = False) -> list[Explanation]:
+        """Each face with its Grad-CAM map (inference/explain.py) for `target` (a class name or index), by default
+        the class predicted; the map is over the face's box. [] when there is no face."""
+        gray = to_gray(image, bgr, self.max_pixels)
+        boxes = self.find_faces(gray, boxes)
+        if not boxes:
+            return []
+        crops = crop_faces(gray, boxes)
+        faces = [self._face(b, p) for b, p in zip(boxes, self.classify(crops))]
+        wanted = [self.class_index(target) if target is not None else self.classes.index(f.emotion) for f in faces]
+        net = self.torch_model()
+        maps = grad_cam(net, to_input(crops).to(next(net.parameters()).device), wanted)[0].cpu().numpy()
+        return [Explanation(f, self.classes[t], box_map(m, f.box), c, m) for f, t, m, c in zip(faces, wanted, maps, crops)]
+
+    def class_index(self, name: str | int) -> int:
+        """The output index of a class name (or an index, checked)."""
+        if isinstance(name, (int, np.integer)) and 0 <= name < len(self.classes):
+            return int(name)
+        if name in self.classes:
+            return self.classes.index(name)
+        raise FerxError(f"unknown class {name!r}; choose from {', '.join(self.classes)}")
+
+    def torch_model(self) -> torch.nn.Module:
+        """The PyTorch model, which explanations need for gradients: the onnx and int8 backends load the .pt weights
+        (the packaged ones, or the .pt beside an .onnx file: x.onnx or x.int8.onnx -> x.pt)."""
+        if isinstance(self.model, torch.nn.Module):
+            return self.model
+        if self._torch is None:
+            path = pretrained_path() if self.weights is None else Path(self.weights)
+            if path.suffix == ".onnx":
+                path = path.with_name(path.name.removesuffix(".onnx").removesuffix(".int8") + ".pt")
+            if not path.is_file():
+                raise FerxError(f"{self.weights}: explanations need the PyTorch weights; put {path.name} beside it, "
+                                "or use the .pt file with backend='torch'")
+            self._torch = load_model(path)[0]
+        return self._torch
 
     def _face(self, box: Box, probs: np.ndarray) -> Face:
         return Face(box=box, emotion=self.classes[int(probs.argmax())],

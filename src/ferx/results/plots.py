@@ -68,3 +68,29 @@ def plot_roc(labels: np.ndarray, probs: np.ndarray, path: Path, names: Sequence[
     ax.legend(loc="lower right", fontsize=8)
     ax.grid(alpha=0.3)
     _save(fig, path)
+
+
+def plot_reliability(labels: np.ndarray, before: np.ndarray, after: np.ndarray, temperature: float, path: Path,
+                     bins: int = 15) -> None:
+    """Reliability diagrams of the top class before and after temperature scaling, with the image count per bin."""
+    from .calibration import ece, reliability
+
+    fig, axes = plt.subplots(2, 2, figsize=(10, 7), sharex=True, gridspec_kw={"height_ratios": [3, 1]})
+    for col, (probs, name) in enumerate(((before, "before (T = 1)"), (after, f"after (T = {temperature:.3f})"))):
+        r = reliability(probs, labels, bins)
+        centres, width = (r["edges"][:-1] + r["edges"][1:]) / 2, 1 / bins
+        ax, counts = axes[0, col], axes[1, col]
+        seen = r["count"] > 0
+        ax.bar(centres[seen], r["accuracy"][seen], width=width, edgecolor="k", color="#4a7bd0", label="accuracy")
+        ax.bar(centres[seen], (r["confidence"] - r["accuracy"])[seen], bottom=r["accuracy"][seen], width=width,
+               color="#e63c3c", alpha=0.35, edgecolor="#e63c3c", label="gap to mean confidence")
+        ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfect calibration")
+        ax.set(ylabel="accuracy", title=f"{name}: ECE {ece(probs, labels, bins):.4f}", xlim=(0, 1), ylim=(0, 1))
+        ax.legend(loc="upper left", fontsize=8)
+        counts.bar(centres, r["count"], width=width, edgecolor="k", color="gray")
+        for c, n in zip(centres, r["count"]):
+            if n:
+                counts.text(c, n, str(n), ha="center", va="bottom", fontsize=6)
+        counts.set(xlabel="confidence of the top class", ylabel="images")
+    fig.suptitle(f"Reliability on the test split ({len(labels):,} images, {bins} bins)")
+    _save(fig, path)

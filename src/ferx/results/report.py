@@ -14,6 +14,7 @@ ARTEFACTS = [
     ("confusion_matrix.png", "confusion matrix on the test split, counts"),
     ("confusion_matrix_norm.png", "confusion matrix, each row divided by its class's test images"),
     ("roc_curves.png", "one-vs-rest ROC curves per class, micro and macro averages"),
+    ("calibration.png", "reliability diagrams (15 confidence bins, images per bin) before and after temperature scaling"),
     ("classification_report.txt", "scikit-learn's per-class precision, recall, F1 and support"),
     ("metrics.json", "every number of this page, machine-readable"),
     ("history.csv", "one row per epoch: learning rate, train/validation loss and accuracy, seconds"),
@@ -54,6 +55,23 @@ def _confusion_text(cm: np.ndarray, names: list[str]) -> list[str]:
         f"- Best recognised (recall, the diagonal of the normalised matrix): {best}.",
         f"- Weakest: {worst}.",
         f"- Most confused pairs (share of the true class's test images): {confused}.",
+    ]
+
+
+def _calibration_text(c: dict, accuracy: float) -> list[str]:
+    """The calibration section: which way the raw probabilities err, the temperature, ECE and NLL before and after."""
+    gap = c["confidence_before"] - accuracy
+    way = "over-confident" if gap > 0 else "under-confident"
+    return [
+        "", "## Calibration", "", "![reliability diagrams](calibration.png)", "",
+        f"- Uncalibrated, the model is {way} on the test split: its top-class probability averages "
+        f"{c['confidence_before']:.3f} where {accuracy:.3f} of the answers are right ({gap:+.3f}).",
+        f"- One temperature T = {c['temperature']:.3f}, fitted on the {c['val_images']:,} validation images (NLL, "
+        f"{NAMES.get(c['tta'], c['tta'])} path), divides the logits everywhere ferx returns scores "
+        f"({'softens' if c['temperature'] > 1 else 'sharpens'} them; the argmax and accuracy do not change).",
+        f"- Test expected calibration error (15 bins) {c['ece_before']:.4f} before, {c['ece_after']:.4f} after; "
+        f"negative log likelihood {c['nll_before']:.4f} before, {c['nll_after']:.4f} after. The ROC curves and AUCs "
+        "above use the uncalibrated probabilities.",
     ]
 
 
@@ -107,6 +125,7 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
         "", "## ROC curves", "", "![ROC curves](roc_curves.png)", "",
         f"- One-vs-rest AUC ranges from {aucs[lo]:.3f} ({lo}) to {aucs[hi]:.3f} ({hi}); "
         f"micro average {m['micro_auc']:.3f}, macro average {m['macro_auc']:.3f}.",
+        *(_calibration_text(metrics["calibration"], m["accuracy"]) if "calibration" in metrics else []),
         "", "## Classification report", "",
         "| class | precision | recall | F1 | support |", "|---|---:|---:|---:|---:|",
     ]

@@ -1,4 +1,8 @@
-"""HTTP service: POST /predict (image upload) -> faces as JSON, GET /healthz, GET / (a page to try it)."""
+"""HTTP service: POST /predict (image upload) -> faces as JSON, GET /healthz, GET / (a page to try it).
+
+POST /predict?explain=1 adds to each face "target" and "heatmap": its Grad-CAM map as 48 x 48 values in [0, 1]
+whose cells span the face's box (inference/explain.py).
+"""
 from __future__ import annotations
 
 import asyncio
@@ -41,7 +45,7 @@ def create_app(recognizer: EmotionRecognizer | None = None, max_bytes: int = MAX
         return page
 
     @app.post("/predict")
-    async def predict(request: Request):
+    async def predict(request: Request, explain: bool = False):
         declared = request.headers.get("content-length")
         if declared and declared.isdigit() and int(declared) > max_bytes:
             return error(413, f"upload of {int(declared)} bytes is over the {max_bytes}-byte limit")
@@ -67,14 +71,14 @@ def create_app(recognizer: EmotionRecognizer | None = None, max_bytes: int = MAX
         except FerxError as exc:
             return error(415, str(exc))
         async with slots:
-            return await run_in_threadpool(decode_and_predict, img, name)
+            return await run_in_threadpool(decode_and_predict, img, name, explain)
 
-    def decode_and_predict(img, name: str):
+    def decode_and_predict(img, name: str, explain: bool = False):
         try:
             gray = decode(img, name, "L")  # the same pixels as the library's path for this image (to_gray)
         except FerxError as exc:
             return error(415, str(exc))
-        faces = rec.predict(gray)
+        faces = rec.explain(gray) if explain else rec.predict(gray)
         return {"width": gray.shape[1], "height": gray.shape[0], "faces": [f.to_dict() for f in faces]}
 
     return app
