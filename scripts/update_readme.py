@@ -56,9 +56,10 @@ def render(readme: str, name: str, block: str) -> str:
     return pattern.sub(lambda m: m.group(1) + block + "\n" + m.group(2), readme)
 
 
-def updated_readme() -> str:
-    metrics = json.loads((ROOT / "results" / "metrics.json").read_text())
-    return render((ROOT / "README.md").read_text(), "headline", headline_block(metrics))
+def updated_readme(root: Path = ROOT, metrics: dict | None = None) -> str:
+    """README.md of `root` with its headline from `metrics` (default: root/results/metrics.json)."""
+    metrics = metrics if metrics is not None else json.loads((root / "results" / "metrics.json").read_text())
+    return render((root / "README.md").read_text(), "headline", headline_block(metrics))
 
 
 if __name__ == "__main__":

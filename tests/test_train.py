@@ -4,6 +4,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -14,7 +15,8 @@ import numpy as np
 import pytest
 import torch
 
-from ferx import MiniXception
+from ferx import CLASSES, FerxError, MiniXception
+from ferx.inference.runtime import OnnxModel
 from ferx.cli import main
 from ferx.results.report import ARTEFACTS
 from ferx.training.train import class_weights
@@ -89,13 +91,14 @@ def test_resume_after_kill_continues_the_same_run(run: Path, fer_root: Path, tmp
     proc.wait()
     killed_at = len(history(tmp_path))
     assert 1 <= killed_at < 3
-    first_attempt = torch.load(tmp_path / "last.pt", weights_only=False)["wall_seconds"]
+    first_attempt = torch.load(tmp_path / "last.pt", weights_only=True)["wall_seconds"]  # plain data and tensors
     assert main(["train", "--resume", str(tmp_path)]) == 0
     assert history(tmp_path) == history(run)
     rows = list(csv.DictReader(open(tmp_path / "history.csv")))
     resumed_epochs = sum(float(r["seconds"]) for r in rows[killed_at:])
     summary = json.loads((tmp_path / "summary.json").read_text())
     assert summary["train_wall_seconds"] >= first_attempt + resumed_epochs  # both attempts count
+    assert summary["command"] == "ferx " + " ".join(cmd[3:])  # the command that started the run, not --resume
 
 
 def test_evaluate_a_plain_state_dict_of_another_variant(fer_root: Path, tmp_path: Path) -> None:
@@ -168,3 +171,51 @@ def test_class_weights_reach_every_training_loss(small_dataset: Path, tmp_path: 
     assert expected[1] > 1.5 * expected[0]  # disgust weighs more
     assert all(torch.equal(w, expected) for w in seen[:steps])
     assert all(w is None for w in seen[steps:])
+
+
+def test_training_writes_to_a_run_folder_of_its_own(small_dataset: Path, tmp_path: Path, monkeypatch) -> None:
+    """`ferx train` without --out never touches results/ (the shipped run): it makes runs/<date-time> (issue 16.1)."""
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "--data", str(small_dataset), "--epochs", "1", "--batch-size", "16"]) == 0
+    (folder,) = (tmp_path / "runs").iterdir()
+    assert (folder / "best_model.pt").exists() and (folder / "best_model.json").exists()
+    assert not (tmp_path / "results").exists()
+    from ferx.training.train import new_run_dir
+
+    assert new_run_dir("quick") == str(Path("runs") / "quick") and new_run_dir() != str(folder.relative_to(tmp_path))
+
+
+def test_readme_commands_leave_the_shipped_results_alone() -> None:
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    commands = [line for line in readme.splitlines() if line.lstrip().startswith(("ferx ", "python3 -m venv"))]
+    assert commands and not [c for c in commands if "--out results" in c or "--resume results" in c]
+
+
+def test_release_makes_a_run_the_shipped_one(run: Path, fer_root: Path, tmp_path: Path) -> None:
+    """scripts/release.py RUN: results/, the packaged weights and the README headline, all from that run."""
+    import importlib.util
+
+    root = Path(__file__).resolve().parents[1]
+    spec = importlib.util.spec_from_file_location("release", root / "scripts" / "release.py")
+    release = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(release)
+    fake = tmp_path / "repo"  # a copy of what a release touches, so the real repository is left alone
+    shutil.copytree(root / "results", fake / "results")
+    (fake / "src" / "ferx" / "weights").mkdir(parents=True)
+    shutil.copy(root / "README.md", fake / "README.md")
+    with pytest.raises(FerxError, match="--limit"):  # a quick-look run is not shipped by accident
+        release.release(run, fer_root, fake)
+    assert (fake / "results" / "metrics.json").read_bytes() == (root / "results" / "metrics.json").read_bytes()
+    release.release(run, fer_root, fake, allow_partial=True)
+    shipped = fake / "results"
+    assert (shipped / "metrics.json").read_bytes() == (run / "metrics.json").read_bytes()
+    assert (shipped / "best_model.pt").read_bytes() == (run / "best_model.pt").read_bytes()
+    assert (shipped / "best_model.json").exists() and not (shipped / "last.pt").exists()
+    packaged = torch.load(fake / "src" / "ferx" / "weights" / "mini_xception_emo.pt", weights_only=True)
+    published = torch.load(shipped / "best_model.pt", weights_only=True)
+    assert all(torch.equal(packaged["state_dict"][k], v) for k, v in published.items())
+    assert OnnxModel(fake / "src" / "ferx" / "weights" / "mini_xception_emo.int8.onnx").card.classes == list(CLASSES)
+    metrics = json.loads((run / "metrics.json").read_text())
+    readme = (fake / "README.md").read_text()
+    assert f"| {metrics['views']['accuracy']:.3f} |" in readme and readme != (root / "README.md").read_text()
+    assert not [p for p in fake.iterdir() if p.name.startswith(".")], "no staging folders left"
