@@ -46,8 +46,12 @@ def test_the_runs_own_weights_keep_its_summary(small_dataset: Path, tmp_path: Pa
     assert "OTHER-RUN" in readme and "## Training curves" in readme
 
 
-def test_evaluate_writes_to_a_run_folder_by_default(small_dataset: Path, tmp_path: Path, monkeypatch) -> None:
+def test_evaluate_writes_to_a_run_folder_by_default(tmp_path: Path, monkeypatch) -> None:
+    import ferx.results.evaluate as evaluate
+
+    seen = []
+    monkeypatch.setattr(evaluate, "evaluate_run", lambda weights, data, out, **kw: seen.append(out) or {})
+    monkeypatch.setattr("ferx.cli._print_headline", lambda metrics: None)
     monkeypatch.chdir(tmp_path)
-    assert main(["evaluate", "--weights", str(pretrained_path()), "--data", str(small_dataset), "--tta", "none"]) == 0
-    (folder,) = (tmp_path / "runs").iterdir()
-    assert (folder / "metrics.json").exists() and not (tmp_path / "results").exists()
+    assert main(["evaluate", "--weights", str(pretrained_path()), "--data", str(tmp_path / "fer")]) == 0
+    assert Path(seen[0]).parent == Path("runs")  # never the shipped results/ unless asked for

@@ -19,7 +19,7 @@ from ferx import CLASSES, FerxError, MiniXception
 from ferx.inference.runtime import OnnxModel
 from ferx.cli import main
 from ferx.results.report import ARTEFACTS
-from ferx.training.train import class_weights
+from ferx.training.train import TrainConfig, class_weights
 
 ARGS = ["--epochs", "3", "--limit", "500", "--batch-size", "64"]
 
@@ -173,16 +173,24 @@ def test_class_weights_reach_every_training_loss(small_dataset: Path, tmp_path: 
     assert all(w is None for w in seen[steps:])
 
 
-def test_training_writes_to_a_run_folder_of_its_own(small_dataset: Path, tmp_path: Path, monkeypatch) -> None:
-    """`ferx train` without --out never touches results/ (the shipped run): it makes runs/<date-time> (issue 16.1)."""
-    monkeypatch.chdir(tmp_path)
-    assert main(["train", "--data", str(small_dataset), "--epochs", "1", "--batch-size", "16"]) == 0
-    (folder,) = (tmp_path / "runs").iterdir()
-    assert (folder / "best_model.pt").exists() and (folder / "best_model.json").exists()
-    assert not (tmp_path / "results").exists()
-    from ferx.training.train import new_run_dir
+def test_training_writes_to_a_run_folder_of_its_own(tmp_path: Path, monkeypatch) -> None:
+    """`ferx train` without --out never aims at results/ (the shipped run): runs/<date-time> or runs/NAME (16.1)."""
+    import ferx.training.train as training
 
-    assert new_run_dir("quick") == str(Path("runs") / "quick") and new_run_dir() != str(folder.relative_to(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    seen = []
+
+    def fake_train(cfg, resume=False, command=""):
+        seen.append(cfg.out)
+        raise FerxError("stop here")  # the folder choice is what is tested; a real run is test_training_writes_...
+
+    monkeypatch.setattr(training, "train", fake_train)
+    assert main(["train", "--data", str(tmp_path)]) == 2
+    assert main(["train", "--data", str(tmp_path), "--name", "quick"]) == 2
+    (tmp_path / seen[0]).mkdir(parents=True)
+    assert main(["train", "--data", str(tmp_path)]) == 2  # the same second: another folder, not the same one
+    assert Path(seen[0]).parent == Path("runs") and seen[1] == str(Path("runs") / "quick") and seen[2] != seen[0]
+    assert TrainConfig().out.startswith("runs")
 
 
 def test_readme_commands_leave_the_shipped_results_alone() -> None:
