@@ -76,7 +76,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         args.out = new_run_dir(args.name)
         if args.name is None:  # every rank of a distributed run must write to the same folder
             argv = [*argv, "--out", args.out]
-    if args.nproc > 1 and "WORLD_SIZE" not in os.environ:  # become torchrun's N ranks of this same command
+    if args.nproc and "WORLD_SIZE" not in os.environ:  # become torchrun's N ranks of this same command
         argv = [a for i, a in enumerate(argv) if not a.startswith("--nproc") and argv[i - 1] != "--nproc"]
         return launch(args.nproc, argv)
     out = Path(args.resume or args.out)
@@ -398,7 +398,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--name", help="name of the run folder under runs/")
     t.add_argument("--resume", metavar="OUT",
                    help="continue the run whose last.pt is in OUT, exactly as it was configured (no other options)")
-    t.add_argument("--nproc", type=int, default=1, metavar="N",
+    t.add_argument("--nproc", type=int, metavar="N",
                    help="train as N data-parallel processes on this machine (torchrun: gloo on CPU, NCCL on GPUs)")
     add_train_args(t)
     t.set_defaults(func=cmd_train)

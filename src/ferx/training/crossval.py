@@ -12,6 +12,7 @@ import torch
 from sklearn.metrics import accuracy_score, f1_score
 
 from ..data.splits import folds, load_labelled, with_validation
+from ..errors import FerxError
 from ..files import write_text
 from ..inference.views import DESCRIPTIONS, check_mode, mode_probs, predict_views
 from ..weights import load_weights
@@ -34,6 +35,8 @@ def crossval(cfg: TrainConfig, k: int, tta: str = "views", command: str = "", as
     """
     tta = check_mode(tta)
     out = Path(cfg.out)
+    if (Path(cfg.data) / "train").is_dir() and (Path(cfg.data) / "test").is_dir():
+        raise FerxError(f"{cfg.data}: has train/ and test/; crossval folds one folder DIR/<class>/ (give DIR/train)")
     whole = load_labelled(cfg.data, cfg.detect, cfg.group_regex)
     labels, classes = whole.split.labels, whole.classes
     rows, pooled_true, pooled_pred = [], [], []

@@ -88,6 +88,14 @@ def all_sum(values: list[float], world: World, device: torch.device) -> list[flo
     return t.tolist()
 
 
+def sync_buffers(module: torch.nn.Module, world: World) -> None:
+    """Rank 0's buffers everywhere. Each rank's BatchNorm statistics move with its own shard (DDP re-broadcasts the
+    model's at each forward, not a weight average's): validated and saved weights must be the same on every rank."""
+    if world.size > 1:
+        for b in module.buffers():
+            dist.broadcast(b, 0)
+
+
 def barrier(world: World) -> None:
     if world.size > 1:
         dist.barrier()

@@ -21,7 +21,8 @@ from ..data.fer2013 import Split
 from ..data.splits import load_splits
 from .distill import distill_loss, soft_targets, teacher_logits
 from .resume import changed_options, complete_config, read_state
-from .distributed import World, all_sum, check_batch, epoch_generator, setup, shard, steps_per_epoch, wrap
+from .distributed import (World, all_sum, barrier, check_batch, epoch_generator, setup, shard, steps_per_epoch,
+                          sync_buffers, wrap)
 from .finetune import initial_model
 from ..devices import parse_device, resolve_device
 from ..errors import FerxError
@@ -258,8 +259,13 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
         cfg, command = saved, state.get("command", "")
     resolve_device(cfg.device)  # before minutes of data loading: no GPU here is a one-line error now
     t_start = time.time()
+    world, _ = setup(cfg.device)
+    if not world.main:  # rank 0 decodes and caches the data set first; the others then read its cache
+        barrier(world)
     splits, classes = load_splits(cfg.data, cfg.val_fraction, cfg.seed, cfg.limit, cfg.test_fraction,
                                   cfg.group_regex, cfg.detect)
+    if world.main:
+        barrier(world)
     torch.manual_seed(cfg.seed)  # the initialisation is part of the seeded run
     model, card = initial_model(cfg.model, classes, cfg.init)
     return fit(cfg, splits, model, card, state, t_start, command)
@@ -347,6 +353,7 @@ def fit(cfg: TrainConfig, splits: dict[str, Split], model: MiniXception | Callab
         tr = train_one_epoch(model, optimizer, scheduler, ema, splits["train"], cfg, gen, f"epoch {epoch}/{cfg.epochs}",
                              weight, soft, world, aug_gen)
         eval_model = ema.module if ema is not None else net
+        sync_buffers(eval_model, world)
         va = evaluate(eval_model, splits["val"], cfg.bf16, world)
         row = {"epoch": epoch, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"],
                "val_loss": va["loss"], "val_acc": va["acc"], "seconds": time.time() - t0}
