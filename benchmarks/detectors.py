@@ -1,5 +1,6 @@
 """Face detectors side by side: misses per crossdata set, recall and false detections on generated scenes,
-detections on face-free natural images, and milliseconds per photo at 640x480 and ~2 megapixels.
+detections on face-free natural images, and milliseconds per photo at 640x480 and ~2 megapixels (detection
+alone, and end to end through EmotionRecognizer.predict: detection, crops and the default six-view classification).
 
     nice -n 19 python benchmarks/detectors.py [--detectors haar,ssd,...] [--crossdata ../shared/crossdata]
 
@@ -21,6 +22,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2
 import numpy as np
 
+from ferx import EmotionRecognizer
 from ferx.data.fer2013 import load_train_test
 from ferx.data.folders import scan_labelled_folder
 from ferx.inference.faces import DETECTORS, get_detector
@@ -139,16 +141,20 @@ def main(argv=None) -> None:
     scenes = make_scenes(faces, free, args.scenes)
     big = make_scenes(faces, free, 1, size=(1632, 1224), seed=5)[0][0]
     print(f"{len(scenes)} scenes with {sum(len(b) for _, b in scenes)} faces; {len(free)} face-free images; gray={args.gray}")
-    print("| detector | " + " | ".join(("ckplus48", "jaffe", "taiwan_dev", "wild_dev")) + " misses | scene recall | scene false | face-free detections | ms 640x480 | ms 1632x1224 |")
-    print("|---|" + "---:|" * 9)
+    print("| detector | " + " | ".join(("ckplus48", "jaffe", "taiwan_dev", "wild_dev")) + " misses | scene recall | scene false "
+          "| face-free detections | ms 640x480 | ms 1632x1224 | ms end to end 640x480 | ms end to end 1632x1224 |")
+    print("|---|" + "---:|" * 11)
     for name in args.detectors.split(","):
         detect = get_detector(name)
         miss = {} if args.no_crossdata else crossdata_misses(detect, args.crossdata, args.gray)
         found, total, false = scene_scores(detect, scenes, args.gray)
         free_dets = sum(len(detect(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) if args.gray else im)) for im in free)
         small, large = ms_per_photo(detect, scenes[0][0], args.gray), ms_per_photo(detect, big, args.gray, 7)
+        rec = EmotionRecognizer(detector=name)  # decode excluded; detection, crops and the six-view classification
+        e2e_small, e2e_large = ms_per_photo(rec.predict, scenes[0][0], False), ms_per_photo(rec.predict, big, False, 7)
         cells = [miss.get(s, "-") for s in ("ckplus48", "jaffe", "taiwan_dev", "wild_dev")]
-        print(f"| {name} | " + " | ".join(cells) + f" | {found}/{total} ({found / total:.3f}) | {false} | {free_dets}/{len(free)} | {small:.1f} | {large:.1f} |")
+        print(f"| {name} | " + " | ".join(cells) + f" | {found}/{total} ({found / total:.3f}) | {false} | {free_dets}/{len(free)} | {small:.1f} | {large:.1f} "
+              f"| {e2e_small:.1f} | {e2e_large:.1f} |")
         sys.stdout.flush()
 
 

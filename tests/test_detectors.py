@@ -68,3 +68,11 @@ def test_default_detector_finds_no_face_in_face_free_pictures():
     found = {i: detect(np.asarray(p, dtype=np.uint8) if p.dtype == np.uint8 else (p * 255).astype(np.uint8))
              for i, p in enumerate(pictures)}
     assert not any(found.values()), found
+
+
+@pytest.mark.parametrize("name", list(DETECTORS))
+def test_every_detector_builds_from_packaged_files_and_takes_gray_or_rgb(name):
+    detect = get_detector(name)
+    assert detect.name == name
+    blank = np.full((120, 160), 128, np.uint8)
+    assert detect(blank) == [] and detect(np.dstack([blank] * 3)) == []
