@@ -12,6 +12,7 @@ API (kept stable; training on any folder builds on it):
 """
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 from pathlib import Path
@@ -63,13 +64,15 @@ def class_order(names: set[str] | list[str]) -> list[str]:
     return [c for c in CLASSES if c in names] + sorted(names - set(CLASSES))
 
 
-def _detector_key(detector: str | Callable | None) -> str | None:
-    """A cache key naming the detector; None for a callable with no `name` (its results are not cached)."""
+def _detector_key(detector: Callable | None) -> str | None:
+    """A cache key: the detector's name and its settings; None for a callable with no `name` (not cached)."""
     if detector is None:
         return "whole"
-    if isinstance(detector, str):
-        return detector
-    return getattr(detector, "name", None)
+    name = getattr(detector, "name", None)
+    if name is None:
+        return None
+    settings = sorted((k, v) for k, v in vars(detector).items() if isinstance(v, (int, float, str, bool)))
+    return f"{name}-{hashlib.sha1(repr(settings).encode()).hexdigest()[:8]}"
 
 
 def _largest(boxes) -> tuple[int, int, int, int]:
@@ -81,10 +84,6 @@ def _decode_all(files, detector, size: int):
     from ..inference.faces.crop import crop_faces
     from ..inference.images import to_gray
 
-    if isinstance(detector, str):
-        from ..inference.faces import get_detector
-
-        detector = get_detector(detector)
     images, keep, found, bad = [], [], [], []
     for i, (path, _) in enumerate(files):
         try:
@@ -114,6 +113,10 @@ def load_labelled_folder(
     Decoded once and cached under cache_dir(), keyed by the folder's content and the detector's name.
     """
     root = Path(root)
+    if isinstance(detector, str):
+        from ..inference.faces import get_detector
+
+        detector = get_detector(detector)
     files = scan_labelled_folder(root)
     key = _detector_key(detector)
     cache = cache_dir() / f"folder-{_fingerprint(root)}-{key}-{size}.npz" if key else None
