@@ -110,6 +110,8 @@ def _is_fer(config) -> bool:
 def cmd_crossval(args: argparse.Namespace) -> int:
     from .training.crossval import crossval
 
+    if args.as_is and not args.init:
+        raise FerxError("--as-is scores the weights of --init (pretrained or a file); give --init")
     result = crossval(_train_config(args), args.folds, args.tta, command=_command(args), as_is=args.as_is)
     m = result["mean"]
     print(f"{args.folds}-fold mean accuracy {m['accuracy']:.4f} ± {m['accuracy_std']:.4f}, "
