@@ -89,8 +89,9 @@ def pair_sheet(net, names, test, pred, probs, a: int, b: int, k: int, rng, path:
     return len(idx)
 
 
-def band_shares(net, test, pred, c: int, rng, most: int = 300) -> tuple[float, float, float, int]:
-    """Mean share of the map in the eye band and the mouth band, and the share of empty maps, over right answers."""
+def band_shares(net, test, pred, c: int, rng, most: int = 300) -> tuple[float, float, float, float]:
+    """Over right answers: mean share of the map in the eye band and in the mouth band, the share of empty maps, and
+    the share of maps whose hottest pixel lies in the upper half of the face."""
     right = np.flatnonzero((test.labels == c) & (pred == c))
     pick = rng.choice(right, min(most, len(right)), replace=False)
     heat = maps_of(net, test.images[pick], np.full(len(pick), c))
@@ -98,15 +99,17 @@ def band_shares(net, test, pred, c: int, rng, most: int = 300) -> tuple[float, f
     seen = total > 0
     eyes = heat[seen][:, EYES].sum((1, 2)) / total[seen]
     mouth = heat[seen][:, MOUTH].sum((1, 2)) / total[seen]
-    return float(eyes.mean()), float(mouth.mean()), float(1 - seen.mean()), len(pick)
+    upper = heat[seen].reshape(seen.sum(), -1).argmax(1) // heat.shape[1] < heat.shape[1] // 2
+    return float(eyes.mean()), float(mouth.mean()), float(1 - seen.mean()), float(upper.mean())
 
 
-def where(eyes: float, mouth: float) -> str:
-    if eyes > mouth + 0.1:
-        return "mostly brows and eyes"
-    if mouth > eyes + 0.1:
-        return "mostly mouth and chin"
-    return "both, about equally"
+def where(upper: float, classes_mean: float) -> str:
+    """Where this class's maps peak, relative to the other classes' (the grid's cells need not split the face evenly)."""
+    if upper > classes_mean + 0.1:
+        return "brows and eyes, more than most classes"
+    if upper < classes_mean - 0.1:
+        return "mouth and chin, more than most classes"
+    return "as most classes"
 
 
 def main() -> None:
@@ -174,15 +177,28 @@ def main() -> None:
         "",
         "## Where the evidence lies, per class", "",
         f"Share of the map in the brow-and-eye band (rows {EYES.start}-{EYES.stop - 1} of 48) and the mouth-and-chin "
-        f"band (rows {MOUTH.start}-{MOUTH.stop - 1}), averaged over up to 300 right answers per class:", "",
-        "| class | right / wrong (test) | eyes band | mouth band | empty maps | mostly |", "|---|---:|---:|---:|---:|---|",
+        f"band (rows {MOUTH.start}-{MOUTH.stop - 1}), and the share of maps whose hottest pixel is in the upper half, "
+        "over up to 300 right answers per class. The band shares differ little between classes (a map of few cells "
+        "spreads over the whole face); where the map peaks tells the classes apart:", "",
+        "| class | right / wrong (test) | eyes band | mouth band | empty maps | peak in upper half | evidence |",
+        "|---|---:|---:|---:|---:|---:|---|",
     ]
-    sheets = []
+    sheets, rows = [], []
     for c, name in enumerate(names):
         n_right, n_wrong = class_sheet(net, names, test, pred, probs, c, args.per_class, rng, figs / f"{name}.png")
-        eyes, mouth, empty, _ = band_shares(net, test, pred, c, rng)
-        lines.append(f"| {name} | {n_right} / {n_wrong} | {eyes:.2f} | {mouth:.2f} | {empty:.2f} | {where(eyes, mouth)} |")
+        rows.append((name, n_right, n_wrong, *band_shares(net, test, pred, c, rng)))
         sheets.append(f"### {name}\n\n![{name}](explanations/{name}.png)\n")
+    mean_upper = float(np.mean([r[-1] for r in rows]))
+    for name, n_right, n_wrong, eyes, mouth, empty, upper in rows:
+        lines.append(f"| {name} | {n_right} / {n_wrong} | {eyes:.2f} | {mouth:.2f} | {empty:.2f} | {upper:.2f} | "
+                     f"{where(upper, mean_upper)} |")
+    top = max(rows, key=lambda r: r[-1])
+    low = min(rows, key=lambda r: r[-1])
+    lines += ["", f"What the maps show: {top[0]}'s maps peak in the upper face (brows, eyes) most often "
+              f"({top[-1]:.0%}), {low[0]}'s least often ({low[-1]:.0%}: {1 - low[-1]:.0%} peak in the lower half, "
+              f"mouth and chin); over the classes the mean is {mean_upper:.0%} upper. For the wrong answers below, the middle row shows "
+              "where the model found evidence for the class it said, the bottom row where it found evidence for "
+              "the true class (an empty map: none anywhere)."]
     lines += [
         "", "A map is empty where Grad-CAM finds no positive evidence (every region argues against the class). "
         "The bands are fixed rows of the crop; FER-2013 faces are roughly but not exactly aligned.", "",
