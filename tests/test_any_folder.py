@@ -81,7 +81,7 @@ def test_finetune_init_carries_known_head_rows_and_the_body() -> None:
 
 
 def test_finetune_schedule_is_the_default_only_with_init() -> None:
-    from ferx.cli import _train_config
+    from ferx.cli.train import _train_config
 
     p = build_parser()
     plain = _train_config(p.parse_args(["train", "--data", "x"]))

@@ -37,7 +37,7 @@ def test_missing_path(tmp_path: Path, capsys) -> None:
 def test_misspelt_class_folder(small_dataset: Path, tmp_path: Path, capsys) -> None:
     (small_dataset / "train" / "happy").rename(small_dataset / "train" / "hapy")
     err = error_line(capsys, train_args(small_dataset, tmp_path))
-    assert "hapy" in err and "unknown class folder" in err
+    assert "hapy" in err and "misspelt" in err
 
 
 def test_empty_class_folder(small_dataset: Path, tmp_path: Path, capsys) -> None:

@@ -51,7 +51,7 @@ def test_evaluate_writes_to_a_run_folder_by_default(tmp_path: Path, monkeypatch)
 
     seen = []
     monkeypatch.setattr(evaluate, "evaluate_run", lambda weights, data, out, **kw: seen.append(out) or {})
-    monkeypatch.setattr("ferx.cli._print_headline", lambda metrics: None)
+    monkeypatch.setattr("ferx.cli.train.print_headline", lambda metrics: None)
     monkeypatch.chdir(tmp_path)
     assert main(["evaluate", "--weights", str(pretrained_path()), "--data", str(tmp_path / "fer")]) == 0
     assert Path(seen[0]).parent == Path("runs")  # never the shipped results/ unless asked for

@@ -110,7 +110,9 @@ def load_splits(data: str | os.PathLike, val_fraction: float = 0.1, seed: int = 
         classes = class_order(set(train.classes) | set(test.classes))
         missing = sorted(set(test.classes) - set(train.classes))
         if missing:
-            raise FerxError(f"{root / 'test'}: class(es) {missing} have no training images in {root / 'train'}")
+            unknown = sorted(set(train.classes) - set(test.classes))  # a misspelt folder shows up here
+            also = f"; train has class folder(s) {unknown} that test lacks (misspelt?)" if unknown else ""
+            raise FerxError(f"{root / 'test'}: class(es) {missing} have no training images in {root / 'train'}{also}")
         for part in (train, test):  # one label order for both splits
             part.split.labels = np.array([classes.index(part.classes[i]) for i in part.split.labels], dtype=np.int64)
         return with_validation(train.split, train.groups, test.split, val_fraction, seed, limit), classes
