@@ -141,7 +141,8 @@ def cmd_train(args: argparse.Namespace) -> int:
     from ..files import write_text
     from ..results.evaluate import evaluate_run
     from ..training.distributed import cleanup, launch
-    from ..training.train import TrainConfig, new_run_dir, train
+    from ..training.config import new_run_dir
+    from ..training.train import TrainConfig, train
 
     if args.resume:
         given = [a.split("=")[0] for a in args.argv[args.argv.index("train") + 1:] if a.startswith("-")]
@@ -202,7 +203,7 @@ def cmd_crossval(args: argparse.Namespace) -> int:
 def cmd_evaluate(args: argparse.Namespace) -> int:
     from ..results.crossdata import evaluate_folder, is_labelled_folder
     from ..results.evaluate import evaluate_run
-    from ..training.train import new_run_dir
+    from ..training.config import new_run_dir
 
     args.out = args.out or new_run_dir()
     if is_labelled_folder(args.data):

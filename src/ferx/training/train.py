@@ -6,7 +6,7 @@ import io
 import json
 import logging
 import time
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
 
@@ -16,15 +16,16 @@ import torch.nn.functional as F
 from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 from tqdm import tqdm
 
-from .augment import AugmentConfig, augment_batch, mixup
+from .augment import augment_batch, mixup
+from .config import TrainConfig
 from ..data.fer2013 import Split
 from ..data.splits import load_splits
 from .distill import distill_loss, soft_targets, teacher_logits
-from .resume import changed_options, complete_config, read_state
+from .resume import changed_options, read_state
 from .distributed import (World, all_sum, barrier, check_batch, epoch_generator, setup, shard, steps_per_epoch,
                           sync_buffers, wrap)
 from .finetune import initial_model
-from ..devices import parse_device, resolve_device
+from ..devices import resolve_device
 from ..errors import FerxError
 from ..files import save_torch, write_text
 from ..model import MiniXception, to_input
@@ -33,94 +34,6 @@ from ..weights import ModelCard, card_path, save_card
 log = logging.getLogger(__name__)
 
 HISTORY_FIELDS = ["epoch", "lr", "train_loss", "train_acc", "val_loss", "val_acc", "seconds"]
-RUNS = "runs"  # training writes here by default, never into the tracked results/ (scripts/release.py does that)
-
-
-def new_run_dir(name: str | None = None) -> str:
-    """runs/NAME, or runs/<date-time> (with -2, -3, ... where that folder exists already)."""
-    if name:
-        if Path(name).name != name or name in (".", ".."):
-            raise FerxError(f"--name {name}: a folder name under {RUNS}/, without slashes")
-        return str(Path(RUNS) / name)
-    base = Path(RUNS) / time.strftime("%Y%m%d-%H%M%S")
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    return str(path)
-
-
-@dataclass
-class TrainConfig:
-    data: str = "../shared/fer2013"
-    out: str = field(default_factory=new_run_dir)  # a run folder of its own: runs/<date-time>
-    model: str = "emo"  # a key of MODEL_CONFIGS
-    epochs: int = 72  # the most that fit the 90-minute budget on 2 cores (docs/experiments.md)
-    batch_size: int = 128
-    lr: float = 3e-3  # peak of the one-cycle schedule
-    weight_decay: float = 0.05  # 0.1 trailed on validation: docs/experiments.md
-    label_smoothing: float = 0.1
-    mixup_alpha: float = 0.0  # Beta(alpha, alpha) mixup weight; 0 disables (0.2 lost accuracy: docs/experiments.md)
-    ema_decay: float = 0.999  # 0 disables the weight average; validation and checkpoints use the average
-    ema_warmup: bool = False  # ramp the decay up from 0.1; makes short runs' and early epochs' averages meaningful
-    class_weight_power: float = 0.25  # loss weight of a class ~ (training count)^-power; 0.5 lost: docs/experiments.md
-    teachers: list[str] = field(default_factory=list)  # weights files whose averaged view logits the student learns
-    teacher_views: str = "views"  # test-time views each teacher averages over (views.MODES)
-    distill_weight: float = 0.5  # share of the distillation term in the loss; the hard-label term gets the rest
-    distill_temperature: float = 3.0
-    patience: int = 15  # epochs without a better validation accuracy before stopping
-    val_fraction: float = 0.1
-    seed: int = 0
-    limit: int | None = None  # cap on images per split, for quick looks
-    bf16: bool = True  # bfloat16 autocast for training steps: ~2.5x faster on AVX-512 CPUs
-    device: str = "cpu"  # torch device of the model; augmentation stays on the CPU so runs draw the same
-    init: str | None = None  # "pretrained" (the packaged model) or a weights file to fine-tune; None: from scratch
-    test_fraction: float = 0.2  # share held out as the test split of a single labelled folder DIR/<class>/
-    group_regex: str | None = None  # subject id in file names: no subject on both sides of a split
-    detect: str | None = None  # face detector cropping a labelled folder's images first (e.g. "haar")
-    augment: AugmentConfig = field(default_factory=AugmentConfig)
-
-    def __post_init__(self) -> None:
-        self.validate()
-
-    def validate(self) -> None:
-        """One-line FerxError for a value no run can use, named as the `ferx train` option that sets it."""
-        a = self.augment
-        checks = [
-            ("--epochs", self.epochs, isinstance(self.epochs, int) and self.epochs >= 1, "must be at least 1"),
-            ("--batch-size", self.batch_size, isinstance(self.batch_size, int) and self.batch_size >= 1,
-             "must be at least 1"),
-            ("--val-fraction", self.val_fraction, 0 < self.val_fraction < 1, "a share of the training images, between 0 and 1"),
-            ("--test-fraction", self.test_fraction, 0 < self.test_fraction < 1, "a share of the images, between 0 and 1"),
-            ("--limit", self.limit, self.limit is None or self.limit >= 1, "must be at least 1"),
-            ("--patience", self.patience, self.patience >= 0, "must be 0 or more epochs"),
-            ("--lr", self.lr, self.lr > 0, "must be positive"),
-            ("--weight-decay", self.weight_decay, self.weight_decay >= 0, "must be positive, or 0 to turn it off"),
-            ("--mixup", self.mixup_alpha, self.mixup_alpha >= 0, "must be positive, or 0 to turn it off"),
-            ("--class-weight", self.class_weight_power, self.class_weight_power >= 0, "must be positive, or 0 to turn it off"),
-            ("label_smoothing", self.label_smoothing, 0 <= self.label_smoothing < 1, "between 0 and 1"),
-            ("ema_decay", self.ema_decay, 0 <= self.ema_decay < 1, "between 0 and 1 (0 turns the average off)"),
-            ("--distill-weight", self.distill_weight, 0 <= self.distill_weight <= 1, "a share of the loss, between 0 and 1"),
-            ("--distill-temperature", self.distill_temperature, self.distill_temperature > 0, "must be positive"),
-            ("--rotate", a.max_rotate, a.max_rotate >= 0, "must be positive, or 0 to turn it off"),
-            ("--erase", a.erase, 0 <= a.erase <= 1, "a probability, between 0 and 1"),
-            ("--scale", " ".join(f"{v:g}" for v in a.scale), len(a.scale) == 2 and 0 < a.scale[0] <= a.scale[1],
-             "needs 0 < LOW <= HIGH"),
-        ]
-        for flag, value, ok, problem in checks:
-            if not ok:
-                raise FerxError(f"{flag} {value:g}: {problem}" if isinstance(value, float) else f"{flag} {value}: {problem}")
-        parse_device(self.device)  # "gpu" is no device; whether a GPU is there is checked when the run starts
-
-    @classmethod
-    def from_dict(cls, d: dict, source: str = "config") -> "TrainConfig":
-        """A saved configuration (config.json, last.pt); keys it predates take the value runs then had."""
-        d = {k: v for k, v in complete_config(d, source).items() if k in {f.name for f in fields(cls)}}
-        aug = d.pop("augment", {})
-        aug = {k: tuple(v) if isinstance(v, list) else v for k, v in aug.items()}
-        return cls(**d, augment=AugmentConfig(**aug))
-
-
 @torch.no_grad()
 def predict_logits(model: torch.nn.Module, images: np.ndarray, batch_size: int = 512) -> torch.Tensor:
     """fp32 logits (N, C) for uint8 images, one pass."""
