@@ -109,7 +109,7 @@ def test_evaluate_fits_on_validation_reports_on_test_and_stores_it(hot_run: Path
                                                                     tmp_path: Path) -> None:
     run = tmp_path / "run"
     shutil.copytree(hot_run, run)
-    metrics = evaluate_run(run / "best_model.pt", fer_root, run, limit=400, tta="flip")
+    metrics = evaluate_run(run / "best_model.pt", fer_root, run, limit=400, val_limit=400, tta="flip")
     c = metrics["calibration"]
     assert {"temperature", "ece_before", "ece_after", "nll_before", "nll_after"} <= set(c)
     assert c["tta"] == "flip" and c["val_images"] == 40 and c["val_nll_after"] <= c["val_nll_before"]

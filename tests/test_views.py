@@ -61,10 +61,13 @@ def test_recognizer_evaluation_and_onnx_agree_on_the_default_path(fer_root: Path
     assert set(probs) == set(MODES)
     torch_rec = EmotionRecognizer(backend="torch")
     assert torch_rec.tta == "views"
-    np.testing.assert_allclose(torch_rec.classify(crops), probs["views"], atol=1e-5)
-    np.testing.assert_allclose(EmotionRecognizer(backend="onnx").classify(crops), probs["views"], atol=1e-4)
-    np.testing.assert_allclose(EmotionRecognizer(tta="flip", backend="torch").classify(crops), probs["flip"], atol=1e-5)
-    np.testing.assert_allclose(EmotionRecognizer(tta=False, backend="torch").classify(crops), probs["none"], atol=1e-5)
+    # The recognizer divides the logits by the card's temperature: softmax(log p / T) == softmax(logits / T).
+    t = torch_rec.temperature
+    probs_t = {k: torch.softmax(torch.from_numpy(np.log(p)) / t, 1).numpy() for k, p in probs.items()}
+    np.testing.assert_allclose(torch_rec.classify(crops), probs_t["views"], atol=1e-5)
+    np.testing.assert_allclose(EmotionRecognizer(backend="onnx").classify(crops), probs_t["views"], atol=1e-4)
+    np.testing.assert_allclose(EmotionRecognizer(tta="flip", backend="torch").classify(crops), probs_t["flip"], atol=1e-5)
+    np.testing.assert_allclose(EmotionRecognizer(tta=False, backend="torch").classify(crops), probs_t["none"], atol=1e-5)
     # The views change some predictions: they are not the single pass under another name.
     assert (probs["views"].argmax(1) != probs["none"].argmax(1)).any()
 

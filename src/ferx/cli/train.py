@@ -42,7 +42,7 @@ def add_parsers(sub, d) -> None:
                         "if none named); a photo with no face found counts wrong")
     e.add_argument("--out", help="folder for the results (default: runs/<date-time>; never the shipped results/ "
                                  "unless named)")
-    e.add_argument("--limit", type=int, help="at most this many test images")
+    e.add_argument("--limit", type=int, help="at most this many test images (and validation images for the temperature)")
     add_tta_args(e, "the headline's prediction path (all three are reported)")
     e.add_argument("--model", default=d.model,
                    help="variant of a plain state_dict that has no model card (.json) beside it: emo or original")
@@ -176,7 +176,8 @@ def cmd_train(args: argparse.Namespace) -> int:
                              config.group_regex, config.detect)[0]
         test, val = splits["test"], splits["val"]
     # The probability temperature is fitted on the run's own validation split (FER-2013: its seed and fraction).
-    metrics = evaluate_run(out / "best_model.pt", config.data, out, limit=config.limit, command=summary["command"],
+    metrics = evaluate_run(out / "best_model.pt", config.data, out, limit=config.limit, val_limit=config.limit,
+                           command=summary["command"],
                            test=test, val=val, seed=config.seed, val_fraction=config.val_fraction)
     print_headline(metrics)
     return 0

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 from torch.utils.flop_counter import FlopCounterMode
 
-from ..data.fer2013 import Split, load_dataset
+from ..data.fer2013 import Split, load_dataset, load_train_test, stratified_limit
 from ..errors import FerxError
 from ..files import write_text
 from .calibration import calibration_metrics, fit_temperature, nll, softmax
@@ -44,11 +44,12 @@ def read_history(path: Path) -> list[dict] | None:
 def evaluate_run(
     weights: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
     limit: int | None = None, seed: int = 0, tta: str = DEFAULT, command: str = "", model: str | None = None,
-    test: Split | None = None, val: Split | None = None, val_fraction: float = 0.1,
+    test: Split | None = None, val: Split | None = None, val_fraction: float = 0.1, val_limit: int | None = None,
 ) -> dict:
     """Evaluate `weights` on the test split of `data` under every test-time mode; `tta` is the headline's mode.
 
-    `model`: the variant of a plain state_dict that has no model card beside it.
+    `model`: the variant of a plain state_dict that has no model card beside it. `limit` caps the test images (and
+    the validation images of the temperature); `val_limit` is a training run's own --limit, which shaped its split.
     Probabilities are calibrated on `val` (for FER-2013: the seeded `val_fraction` of train, as `ferx train` splits it;
     none given with a `test` of another data set: no calibration): one temperature for the headline's path.
     """
@@ -58,8 +59,10 @@ def evaluate_run(
     if test is None:  # FER-2013's test split; `test` (labels indexing the card's classes) for any other data set
         if card.classes != list(CLASSES):
             raise FerxError(f"{weights}: the model's classes {card.classes} are not FER-2013's {list(CLASSES)}")
-        splits = load_dataset(data, val_fraction, seed, limit)
-        test, val = splits["test"], splits["val"] if val is None else val
+        splits = load_dataset(data, val_fraction, seed, val_limit)
+        test = stratified_limit(splits["test"] if val_limit is None else load_train_test(data)["test"], limit, seed)
+        if val is None:  # a quick look (--limit) fits the temperature on as few validation images
+            val = splits["val"] if val_limit is not None else stratified_limit(splits["val"], limit, seed)
     metrics: dict = {"default": check_mode(tta), "weights": str(weights), "classes": card.classes, **model_cost(net)}
     stack = predict_views(net, test.images)
     probs = mode_probs(stack)
