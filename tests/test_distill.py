@@ -1,0 +1,67 @@
+"""Distillation: the teacher's cached view-averaged logits, the loss, and the term reaching every training step."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from ferx.data.fer2013 import load_dataset, load_train_test
+from ferx.errors import FerxError
+from ferx.inference.views import predict_views
+from ferx.training import distill
+from ferx.training.distill import distill_loss, soft_targets, teacher_logits
+from ferx.weights import load_pretrained, pretrained_path
+
+
+def test_distill_loss_is_the_scaled_kl_and_zero_on_agreement() -> None:
+    g = torch.Generator().manual_seed(0)
+    student, teacher = torch.randn(5, 7, generator=g), torch.randn(5, 7, generator=g)
+    q = soft_targets(teacher, 3.0)
+    log_p = torch.log_softmax(student / 3.0, 1)
+    by_hand = (q * (q.log() - log_p)).sum(1).mean() * 9.0
+    assert torch.allclose(distill_loss(student, q, 3.0), by_hand, atol=1e-6)
+    assert distill_loss(teacher, q, 3.0).abs() < 1e-6
+    assert torch.allclose(q.sum(1), torch.ones(5)) and q.max() < torch.softmax(teacher, 1).max()  # softened
+
+
+def test_teacher_logits_are_the_views_mean_and_cached(fer_root: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FERX_CACHE", str(tmp_path))
+    faces = load_train_test(fer_root)["test"].images[:64]
+    got = teacher_logits([pretrained_path()], faces, "flip")
+    expected = predict_views(load_pretrained(), faces, "flip").mean(0)
+    torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
+    assert len(list(tmp_path.glob("teacher-*.npy"))) == 1
+
+    def no_export(*args, **kwargs):
+        raise AssertionError("the teacher ran again instead of the cache")
+
+    monkeypatch.setattr(distill, "export_onnx", no_export)
+    torch.testing.assert_close(teacher_logits([pretrained_path()], faces, "flip"), got)
+    with pytest.raises(FerxError, match="no such teacher weights file"):
+        teacher_logits([tmp_path / "missing.pt"], faces)
+
+
+def test_every_training_step_learns_from_the_teacher(small_dataset: Path, tmp_path: Path, monkeypatch) -> None:
+    import ferx.training.train as training
+
+    monkeypatch.setenv("FERX_CACHE", str(tmp_path / "cache"))
+    seen: list[torch.Tensor] = []
+
+    def spy(student, target_probs, temperature):
+        seen.append(target_probs.detach().clone())
+        return distill_loss(student, target_probs, temperature)
+
+    monkeypatch.setattr(training, "distill_loss", spy)
+    cfg = training.TrainConfig(data=str(small_dataset), out=str(tmp_path / "out"), epochs=1, batch_size=16, bf16=False,
+                               teachers=[str(pretrained_path())], teacher_views="none", distill_temperature=2.0)
+    training.train(cfg)
+    train = load_dataset(cfg.data, cfg.val_fraction, cfg.seed)["train"]
+    assert len(seen) == -(-len(train) // cfg.batch_size)  # every step, and validation never
+    # The targets are the teacher's own probabilities at T for the step's faces, in the epoch's order.
+    all_targets = soft_targets(predict_views(load_pretrained(), train.images, "none")[0], 2.0)
+    rows = torch.cat(seen)
+    assert rows.shape == all_targets.shape
+    nearest = torch.cdist(rows.double(), all_targets.double()).min(1)
+    assert float(nearest.values.max()) < 1e-3  # every target row is a training face's teacher probabilities
+    assert len(set(nearest.indices.tolist())) > 0.9 * len(train)  # drawn over the epoch's faces, not one face
