@@ -109,20 +109,7 @@ def _train_config(args: argparse.Namespace):
     from ..training.finetune import FINETUNE_SCHEDULE
     from ..training.train import TrainConfig
 
-    for flag, value in (("--mixup", args.mixup), ("--class-weight", args.class_weight),
-                        ("--weight-decay", args.weight_decay), ("--rotate", args.rotate)):
-        if value < 0:
-            raise FerxError(f"{flag} {value:g}: must be positive, or 0 to turn it off")
-    if not 0 <= args.erase <= 1:
-        raise FerxError(f"--erase {args.erase:g}: a probability, between 0 and 1")
-    if not 0 <= args.distill_weight <= 1:
-        raise FerxError(f"--distill-weight {args.distill_weight:g}: a share of the loss, between 0 and 1")
-    if args.distill_temperature <= 0:
-        raise FerxError(f"--distill-temperature {args.distill_temperature:g}: must be positive")
-    if not 0 < args.scale[0] <= args.scale[1]:
-        raise FerxError(f"--scale {args.scale[0]:g} {args.scale[1]:g}: needs 0 < LOW <= HIGH")
-    if not 0 < args.test_fraction < 1:
-        raise FerxError(f"--test-fraction {args.test_fraction:g}: a share of the images, between 0 and 1")
+    # Every value is checked by TrainConfig.validate(), so Python users get the same one-line errors.
     augment = AugmentConfig(max_rotate=args.rotate, scale=tuple(args.scale), erase=args.erase)
     # Fine-tuning a few hundred faces wants another schedule than FER-2013 from scratch (training/finetune.py).
     schedule = {**{k: getattr(TrainConfig, k) for k in FINETUNE_SCHEDULE}, **(FINETUNE_SCHEDULE if args.init else {})}
