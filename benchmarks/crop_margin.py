@@ -1,6 +1,6 @@
-"""Measure how OpenCV's Haar box relates to the FER-2013 frame: paste test faces into scenes, detect, compare.
+"""Measure how a detector's box relates to the FER-2013 frame: paste test faces into scenes, detect, compare.
 
-Usage: python benchmarks/crop_margin.py [--data ../shared/fer2013] [--n 300]
+Usage: python benchmarks/crop_margin.py [--data ../shared/fer2013] [--n 300] [--size 144] [--detector haar]
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import cv2
 import numpy as np
 
 from ferx.data.fer2013 import load_train_test
-from ferx.inference.faces.haar import HaarDetector
+from ferx.inference.faces import get_detector
 
 
 def main() -> None:
@@ -18,9 +18,10 @@ def main() -> None:
     p.add_argument("--data", default="../shared/fer2013")
     p.add_argument("--n", type=int, default=300)
     p.add_argument("--size", type=int, default=144, help="pasted face size in pixels")
+    p.add_argument("--detector", default="haar", help="a detector name (ferx.inference.faces.DETECTORS)")
     args = p.parse_args()
     test = load_train_test(args.data)["test"]
-    detect = HaarDetector()
+    detect = get_detector(args.detector)
     rng = np.random.default_rng(0)
     rel = []
     for i in rng.choice(len(test), args.n, replace=False):
@@ -29,11 +30,12 @@ def main() -> None:
         boxes = detect(scene)
         if len(boxes) == 1:
             x, y, w, h = boxes[0]
-            rel.append(((x - 200) / args.size, (y - 100) / args.size, w / args.size))
+            side = max(w, h)  # crop_faces squares the box about its centre
+            rel.append(((x + w / 2 - side / 2 - 200) / args.size, (y + h / 2 - side / 2 - 100) / args.size, side / args.size))
     rel = np.array(rel)
     x, y, w = np.median(rel, 0)
     print(f"detected exactly one face in {len(rel)} of {args.n} scenes")
-    print(f"median Haar box relative to the FER frame: x {x:+.3f}  y {y:+.3f}  side {w:.3f}")
+    print(f"median {args.detector} box, squared, relative to the FER frame: x {x:+.3f}  y {y:+.3f}  side {w:.3f}")
     print(f"margin per side that restores the FER frame: {(1 / w - 1) / 2:.3f}")
 
 

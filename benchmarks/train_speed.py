@@ -16,8 +16,9 @@ from ferx.model import build_model
 TRAIN_IMAGES = 25_838  # FER-2013 train minus the 10% validation split
 
 
-def measure(model_name: str, batch_size: int, steps: int, bf16: bool) -> float:
-    model = build_model(model_name).train()
+def measure(model_name: str, batch_size: int, steps: int, bf16: bool, channels_last: bool) -> float:
+    fmt = torch.channels_last if channels_last else torch.contiguous_format
+    model = build_model(model_name).train().to(memory_format=fmt)
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
     gen = torch.Generator().manual_seed(0)
     x = torch.randint(0, 256, (batch_size, 1, 48, 48), dtype=torch.uint8)
@@ -25,7 +26,7 @@ def measure(model_name: str, batch_size: int, steps: int, bf16: bool) -> float:
     for i in range(steps + 3):
         if i == 3:
             t0 = time.perf_counter()
-        xb = augment_batch(x.float().div(255), AugmentConfig(), gen)
+        xb = augment_batch(x.float().div(255), AugmentConfig(), gen).contiguous(memory_format=fmt)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
             loss = F.cross_entropy(model(xb).float(), y)
         opt.zero_grad()
@@ -41,9 +42,10 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20)
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, batch {args.batch_size}")
-    for bf16 in (False, True):
-        ips = measure(args.model, args.batch_size, args.steps, bf16)
-        print(f"{'bf16 autocast' if bf16 else 'float32      '}  {ips:7.0f} train images/s  {TRAIN_IMAGES / ips:6.1f} s/epoch")
+    for bf16, channels_last in ((False, False), (True, False), (False, True), (True, True)):
+        ips = measure(args.model, args.batch_size, args.steps, bf16, channels_last)
+        name = f"{'bf16 autocast' if bf16 else 'float32'}, {'channels-last' if channels_last else 'NCHW'}"
+        print(f"{name:28s} {ips:7.0f} train images/s  {TRAIN_IMAGES / ips:6.1f} s/epoch")
 
 
 if __name__ == "__main__":

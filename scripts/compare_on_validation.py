@@ -26,7 +26,7 @@ def main() -> None:
     print(f"validation split, {len(val)} images")
     for run in args.runs:
         path = Path(run) / "best_model.pt" if Path(run).is_dir() else Path(run)
-        probs = mode_probs(predict_views(load_weights(path), val.images))
+        probs = mode_probs(predict_views(load_weights(path), val.images, "views"))
         for key, name in NAMES.items():
             m = compute_metrics(val.labels, probs[key])
             print(f"{str(path):45s} {name:13s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "

@@ -89,7 +89,7 @@ def worker(name: str, arrays: str, root: str, device: str, smoke: bool = False) 
     t0 = time.time()
     summary = fit(cfg, splits, card.build, card)
     net = load_weights(out / "best_model.pt")
-    probs = mode_probs(predict_views(net, splits["val"].images))
+    probs = mode_probs(predict_views(net, splits["val"].images, "views"))
     result = {"summary": summary, "wall_seconds": time.time() - t0, "params": sum(p.numel() for p in net.parameters())}
     for key, p in probs.items():
         m = compute_metrics(splits["val"].labels, p)

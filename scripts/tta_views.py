@@ -31,7 +31,7 @@ def main() -> None:
     p.add_argument("--data", default="../shared/fer2013")
     args = p.parse_args()
     val = load_dataset(args.data, 0.1, 0)["val"]
-    stack = predict_views(load_weights(args.weights), val.images)
+    stack = predict_views(load_weights(args.weights), val.images, "views")
     print(f"validation split, {len(val)} images")
     for name, rows in SETS.items():
         pred = stack[rows].mean(0).argmax(1).numpy()

@@ -23,6 +23,14 @@ def comparison(m: dict) -> str:
     return "Against the published folder, on the default path: " + "; ".join(parts) + "."
 
 
+def teachers_text(summary: dict) -> str:
+    """For a distilled model: its teachers' runs, which come first (results/README.md has the full sequence)."""
+    parts = [f"`{t['weights']}` (`{t.get('command', '?')}`"
+             + (f", {t['train_wall_seconds'] / 60:.1f} minutes)" if "train_wall_seconds" in t else ")")
+             for t in summary.get("teachers") or []]
+    return f"Distilled from the teacher {', '.join(parts)}. " if parts else ""
+
+
 def headline_block(metrics: dict) -> str:
     s = metrics["summary"]
     rows = [
@@ -37,7 +45,7 @@ def headline_block(metrics: dict) -> str:
         f"| published Mini-Xception-Emo results folder | | {PUBLISHED['accuracy']} | {PUBLISHED['macro_f1']} | {PUBLISHED['micro_auc']} |",
         "| Arriaga et al. 2017 (mini-Xception paper) | ~60K | 0.66 | | |",
         "",
-        f"{metrics['mflops']:.1f} MFLOPs per 48x48 face. Trained by `{s['command']}` in "
+        f"{metrics['mflops']:.1f} MFLOPs per 48x48 face. {teachers_text(s)}Trained by `{s['command']}` in "
         f"{s['train_wall_seconds'] / 60:.1f} minutes of wall time on {s['machine']} "
         f"(best validation epoch {s['best_epoch']} of {s['epochs_run']}), then evaluated in "
         f"{metrics['evaluate_seconds'] / 60:.1f} more; all on the 7,178-image test split, "

@@ -60,6 +60,23 @@ def test_a_face_that_fills_the_frame_is_found(test_faces):
         assert len(boxes) == 1 and boxes[0][2] * boxes[0][3] >= 0.3 * 200 * 200, (i, boxes)
 
 
+def test_large_photo_is_searched_downscaled_and_boxed_in_original_pixels(test_faces):
+    # 2048x1536: the SSD's pass runs on a 512x384 copy; boxes must land on the faces of the full-size photo
+    scene = background(1536, 2048, seed=4)
+    truth = [paste(scene, test_faces[13 * k], x, y, s)
+             for k, (x, y, s) in enumerate([(100, 200, 260), (800, 300, 400), (1500, 900, 520)])]
+    boxes = get_detector(DEFAULT_DETECTOR)(scene)
+    assert len(boxes) == 3 and all(max(_iou(b, t) for b in boxes) >= 0.5 for t in truth), boxes
+
+
+def test_a_face_filling_most_of_a_wide_photo_is_boxed_right(test_faces):
+    # the coarsest prior layers' steps follow the input size (fixed for 300x300 in the prototxt, dropped at load)
+    scene = background(480, 854, seed=5)
+    truth = paste(scene, test_faces[26], 250, 40, 400)
+    boxes = get_detector(DEFAULT_DETECTOR)(scene)
+    assert len(boxes) == 1 and _iou(boxes[0], truth) >= 0.5, boxes
+
+
 def test_default_detector_finds_no_face_in_face_free_pictures():
     data = pytest.importorskip("skimage.data")
     detect = get_detector(DEFAULT_DETECTOR)

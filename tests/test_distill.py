@@ -65,3 +65,25 @@ def test_every_training_step_learns_from_the_teacher(small_dataset: Path, tmp_pa
     nearest = torch.cdist(rows.double(), all_targets.double()).min(1)
     assert float(nearest.values.max()) < 1e-3  # every target row is a training face's teacher probabilities
     assert len(set(nearest.indices.tolist())) > 0.9 * len(train)  # drawn over the epoch's faces, not one face
+
+
+def test_results_readme_names_the_teacher_runs_first(tmp_path) -> None:
+    # a distilled student's results folder gives the full sequence: each teacher's command and wall time, then its own
+    import json
+
+    from ferx.results.evaluate import teacher_runs
+    from ferx.results.report import results_readme
+
+    (tmp_path / "teacher").mkdir()
+    (tmp_path / "teacher" / "summary.json").write_text(json.dumps(
+        {"command": "ferx train --data d --name teacher", "train_wall_seconds": 4786.0, "machine": "2 cores"}))
+    teachers = teacher_runs([str(tmp_path / "teacher" / "best_model.pt"), "elsewhere/best_model.pt"])
+    assert teachers[0]["train_wall_seconds"] == 4786.0 and teachers[1] == {"weights": "elsewhere/best_model.pt"}
+    row = {"accuracy": 0.5, "macro_f1": 0.5, "micro_auc": 0.5, "macro_auc": 0.5, "n_images": 10, "class_auc": {"a": 0.5},
+           "confusion_matrix": [[1]], "per_class": {"a": {"precision": 1, "recall": 1, "f1-score": 1, "support": 1}},
+           "weighted_f1": 0.5}
+    metrics = {"default": "views", "classes": ["a"], "views": row, "flip": row, "none": row}
+    text = results_readme(metrics, None, {"command": "ferx train --teacher t", "teachers": teachers})
+    assert text.index("`ferx train --data d --name teacher`, 79.8 minutes of wall time on 2 cores") \
+        < text.index("The student (these weights):") < text.index("ferx train --teacher t")
+    assert "`elsewhere/best_model.pt`: `command not recorded`" in text

@@ -227,3 +227,26 @@ def test_release_makes_a_run_the_shipped_one(run: Path, fer_root: Path, tmp_path
     readme = (fake / "README.md").read_text()
     assert f"| {metrics['views']['accuracy']:.3f} |" in readme and readme != (root / "README.md").read_text()
     assert not [p for p in fake.iterdir() if p.name.startswith(".")], "no staging folders left"
+
+
+@pytest.mark.parametrize("batch", [111, 127, 3])
+def test_channels_last_step_equals_the_nchw_step(batch: int) -> None:
+    # the default layout since 2026-11-27 (2x faster here); odd batches once crashed in backward on this torch build
+    from ferx.training.train import train_step
+
+    x, y = torch.rand(batch, 1, 48, 48, generator=torch.Generator().manual_seed(batch)), torch.arange(batch) % 7
+    nets = []
+    for channels_last in (False, True):
+        torch.manual_seed(0)
+        net = MiniXception(num_classes=7)
+        net.head_drop.p = 0.0  # dropout draws its mask in memory order, so the two layouts drop different units
+        fmt = torch.channels_last if channels_last else torch.contiguous_format
+        net = net.to(memory_format=fmt)
+        opt = torch.optim.SGD(net.parameters(), 0.1)  # Adam's first step is lr * sign(g): rounding flips tiny ones
+        cfg = TrainConfig(bf16=False, channels_last=channels_last)
+        loss, _ = train_step(net, opt, x.contiguous(memory_format=fmt), y, cfg)
+        nets.append((loss.item(), net.state_dict()))
+    (loss_a, a), (loss_b, b) = nets
+    assert loss_a == pytest.approx(loss_b, rel=1e-5)
+    # summation order differs between layouts: ~5e-5 after a 0.1-lr step here; a wrong layout is off by 1e-2 or more
+    assert all(torch.allclose(a[k].float(), b[k].float(), atol=2e-4) for k in a)

@@ -57,7 +57,7 @@ def test_each_mode_averages_a_prefix_of_the_six_views(fer_root: Path) -> None:
 
 def test_recognizer_evaluation_and_onnx_agree_on_the_default_path(fer_root: Path) -> None:
     crops = load_train_test(fer_root)["test"].images[:128]
-    probs = mode_probs(predict_views(load_pretrained(), crops))
+    probs = mode_probs(predict_views(load_pretrained(), crops, "views"))
     assert set(probs) == set(MODES)
     torch_rec = EmotionRecognizer(backend="torch")
     assert torch_rec.tta == "views"

@@ -89,7 +89,7 @@ def evaluate_folder(
         "data": str(data), "weights": str(weights), "default": check_mode(tta), "classes": card.classes,
         "detector": _detector_name(detect), "skipped_classes": skipped, "command": command,
     }
-    probs = mode_probs(predict_views(net, images))
+    probs = mode_probs(predict_views(net, images, "views"))
     for key, p in probs.items():
         metrics[key] = folder_metrics(labels, p, found, card.classes)
     head = metrics[metrics["default"]]

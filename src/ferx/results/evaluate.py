@@ -64,7 +64,7 @@ def evaluate_run(
         if val is None:  # a quick look (--limit) fits the temperature on as few validation images
             val = splits["val"] if val_limit is not None else stratified_limit(splits["val"], limit, seed)
     metrics: dict = {"default": check_mode(tta), "weights": str(weights), "classes": card.classes, **model_cost(net)}
-    stack = predict_views(net, test.images)
+    stack = predict_views(net, test.images, "views")  # every path: each mode is a prefix of the six views
     probs = mode_probs(stack)
     for key, p in probs.items():
         metrics[key] = compute_metrics(test.labels, p, card.classes)
@@ -80,6 +80,8 @@ def evaluate_run(
         plot_curve(history, "acc", "accuracy", "Accuracy per epoch", out / "acc_performance.png", summary["best_epoch"])
         plot_curve(history, "loss", "cross-entropy loss", "Loss per epoch", out / "loss_vs_eopoch.png", summary["best_epoch"])
     summary["command"] = summary.get("command") or command
+    if own_run and (out / "config.json").exists():
+        summary["teachers"] = teacher_runs(json.loads((out / "config.json").read_text()).get("teachers", []))
     metrics["summary"] = summary
     cm = np.array(metrics[metrics["default"]]["confusion_matrix"])
     plot_confusion(cm, out / "confusion_matrix.png", normalize=False, names=card.classes)
@@ -94,6 +96,16 @@ def evaluate_run(
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text(out / "README.md", results_readme(metrics, history, summary))
     return metrics
+
+
+def teacher_runs(teachers: list[str]) -> list[dict]:
+    """Each distillation teacher's weights with the command and wall time of its run (its summary.json), if kept."""
+    runs = []
+    for t in teachers:
+        summary = Path(t).with_name("summary.json")
+        info = json.loads(summary.read_text()) if summary.exists() else {}
+        runs.append({"weights": t, **{k: info[k] for k in ("command", "train_wall_seconds", "machine") if k in info}})
+    return runs
 
 
 def calibrate(net: torch.nn.Module, card: ModelCard, val: Split, test_logits: torch.Tensor, test_labels: np.ndarray,

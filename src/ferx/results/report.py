@@ -99,7 +99,18 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
         r = metrics[key]
         mark = " (default)" if key == metrics["default"] else ""
         lines.append(f"| {name}{mark} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['micro_auc']:.4f} | {r['macro_auc']:.4f} |")
-    lines += ["", "Made with:", "", "```", summary["command"], "```", ""]
+    teachers = summary.get("teachers") or []
+    if teachers:  # a distilled student: the teachers' runs come first
+        lines += ["", "Made in two steps. The teacher" + ("s" if len(teachers) > 1 else "") + ", whose view-averaged "
+                  "predictions on the training faces the student learns:", ""]
+        for t in teachers:
+            took = (f", {t['train_wall_seconds'] / 60:.1f} minutes of wall time on {t.get('machine', 'a CPU')}"
+                    if "train_wall_seconds" in t else "")
+            lines.append(f"- `{t['weights']}`: `{t.get('command', 'command not recorded')}`{took}")
+        lines += ["", "The student (these weights):", ""]
+    else:
+        lines += ["", "Made with:", ""]
+    lines += ["```", summary["command"], "```", ""]
     if "train_wall_seconds" in summary:
         lines.append(f"Training took {summary['train_wall_seconds'] / 60:.1f} minutes of wall time on "
                      f"{summary.get('machine', 'this machine')} (data loading included, test evaluation not).")

@@ -49,7 +49,10 @@ class TrainConfig:
     val_fraction: float = 0.1
     seed: int = 0
     limit: int | None = None  # cap on images per split, for quick looks
-    bf16: bool = True  # bfloat16 autocast for training steps: ~2.5x faster on AVX-512 CPUs
+    # bfloat16 autocast was ~2.5x faster on the machine of the first runs and is slower on CPUs without bf16 units;
+    # float32 in the channels-last (NHWC) layout was the fastest on the 2-core CPU since (benchmarks/train_speed.py).
+    bf16: bool = False
+    channels_last: bool = True
     device: str = "cpu"  # torch device of the model; augmentation stays on the CPU so runs draw the same
     init: str | None = None  # "pretrained" (the packaged model) or a weights file to fine-tune; None: from scratch
     test_fraction: float = 0.2  # share held out as the test split of a single labelled folder DIR/<class>/

@@ -24,6 +24,7 @@ ADDED_LATER: dict[str, object] = {
     "test_fraction": 0.2,  # FER-2013 brings its own test split; only a single labelled folder uses it
     "group_regex": None,
     "detect": None,
+    "channels_last": False,  # NCHW before the option
 }
 # The keys of the first TrainConfig: a saved configuration without one of these cannot be read.
 ORIGINAL = ("data", "out", "model", "epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "ema_decay",

@@ -124,6 +124,8 @@ def train_one_epoch(model, optimizer, scheduler, ema, split: Split, cfg: TrainCo
             x, perm, lam = mixup(x, cfg.mixup_alpha, aug_gen)
             y2 = y[perm]
         x, y, y2 = x.to(device, non_blocking=True), y.to(device), y2.to(device)
+        if cfg.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
         if soft is not None:
             q = soft[idx].to(device)
             if cfg.mixup_alpha > 0:
@@ -210,7 +212,7 @@ def fit(cfg: TrainConfig, splits: dict[str, Split], model: MiniXception | Callab
     gen = torch.Generator().manual_seed(cfg.seed)
     log.info("train %d, val %d, test %d images; classes %s", len(splits["train"]), len(splits["val"]),
              len(splits["test"]), ", ".join(card.classes))
-    model = model.to(device)
+    model = model.to(device, memory_format=torch.channels_last if cfg.channels_last else torch.preserve_format)
     # FER-2013 has 16x fewer disgust faces than happy ones; unweighted, disgust recall was 0.47.
     weight = None
     if cfg.class_weight_power:
