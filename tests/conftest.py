@@ -1,8 +1,11 @@
 """Shared fixtures: the real FER-2013 copy in ../shared and small datasets built from it at run time."""
 from __future__ import annotations
 
+import csv
 import os
 import shutil
+import subprocess
+import time
 from pathlib import Path
 
 import pytest
@@ -60,3 +63,23 @@ def make_folder_dataset(src: Path, dst: Path, per_class: int) -> Path:
 @pytest.fixture
 def small_dataset(fer_root: Path, tmp_path: Path) -> Path:
     return make_folder_dataset(fer_root, tmp_path / "fer_small", per_class=12)
+
+
+def history(out: Path) -> list[dict]:
+    """A run's history.csv rows without the timing column (which differs between otherwise equal runs)."""
+    rows = list(csv.DictReader(open(out / "history.csv")))
+    for r in rows:
+        r.pop("seconds")
+    return rows
+
+
+def start_until_first_epoch(cmd: list[str], out: Path, timeout: float) -> subprocess.Popen:
+    """Start a training command in a session of its own; return once OUT/history.csv has an epoch (still running)."""
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    deadline = time.time() + timeout
+    while time.time() < deadline and proc.poll() is None:
+        if (out / "history.csv").exists() and len(history(out)) >= 1:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the run ended before it could be killed"
+    return proc

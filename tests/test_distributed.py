@@ -1,18 +1,17 @@
 """Data-parallel training on 2 CPU processes (gloo): the same step as one process, one results folder, resume."""
 from __future__ import annotations
 
-import csv
 import json
 import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import pytest
 import torch
 
+from conftest import history, start_until_first_epoch
 from ferx.model import MiniXception
 from ferx.training.train import TrainConfig, train_step
 
@@ -58,13 +57,6 @@ def test_two_ranks_on_two_halves_step_like_one_process_on_the_batch(tmp_path: Pa
         torch.testing.assert_close(ddp[k], v, rtol=0, atol=1e-2 * step)
 
 
-def history(out: Path) -> list[dict]:
-    rows = list(csv.DictReader(open(out / "history.csv")))
-    for r in rows:
-        r.pop("seconds")
-    return rows
-
-
 def descendants(pid: int) -> list[int]:
     """Every process below `pid` (Linux /proc)."""
     children: dict[int, list[int]] = {}
@@ -106,14 +98,7 @@ def test_two_rank_run_writes_one_results_folder(two_rank_run: Path) -> None:
 
 
 def test_two_rank_run_resumes_after_a_kill(two_rank_run: Path, fer_root: Path, tmp_path: Path) -> None:
-    proc = subprocess.Popen(ferx("train", "--data", str(fer_root), "--out", str(tmp_path), *ARGS),
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 240
-    while time.time() < deadline and proc.poll() is None:
-        if (tmp_path / "history.csv").exists() and len(history(tmp_path)) >= 1:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be killed"
+    proc = start_until_first_epoch(ferx("train", "--data", str(fer_root), "--out", str(tmp_path), *ARGS), tmp_path, 240)
     for pid in [proc.pid, *descendants(proc.pid)]:  # torchrun starts each rank in a session of its own
         os.kill(pid, signal.SIGKILL)
     proc.wait()

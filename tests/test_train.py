@@ -6,15 +6,14 @@ import json
 import os
 import shutil
 import signal
-import subprocess
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
+from conftest import history, start_until_first_epoch
 from ferx import CLASSES, FerxError, MiniXception
 from ferx.inference.runtime import OnnxModel
 from ferx.cli import main
@@ -22,13 +21,6 @@ from ferx.results.report import ARTEFACTS
 from ferx.training.train import TrainConfig, class_weights
 
 ARGS = ["--epochs", "3", "--limit", "500", "--batch-size", "64"]
-
-
-def history(out: Path) -> list[dict]:
-    rows = list(csv.DictReader(open(out / "history.csv")))
-    for r in rows:
-        r.pop("seconds")
-    return rows
 
 
 @pytest.fixture(scope="module")
@@ -80,13 +72,7 @@ def test_same_seed_same_history(run: Path, fer_root: Path, tmp_path: Path) -> No
 
 def test_resume_after_kill_continues_the_same_run(run: Path, fer_root: Path, tmp_path: Path) -> None:
     cmd = [sys.executable, "-m", "ferx.cli", "train", "--data", str(fer_root), "--out", str(tmp_path), *ARGS]
-    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
-    deadline = time.time() + 120
-    while time.time() < deadline and proc.poll() is None:
-        if (tmp_path / "history.csv").exists() and len(history(tmp_path)) >= 1:
-            break
-        time.sleep(0.05)
-    assert proc.poll() is None, "the run ended before it could be killed"
+    proc = start_until_first_epoch(cmd, tmp_path, 120)
     os.killpg(proc.pid, signal.SIGKILL)
     proc.wait()
     killed_at = len(history(tmp_path))
