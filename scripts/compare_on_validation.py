@@ -3,6 +3,7 @@
 Usage: python scripts/compare_on_validation.py RUN_DIR_OR_WEIGHTS [...] [--data ../shared/fer2013]
 Prints, per checkpoint, validation accuracy, macro F1 and their mean under each test-time mode (six views,
 the default prediction path; face + mirror; a single pass). Only the validation split is read: this is the script that makes choices.
+--ensemble adds the checkpoints' mean logits (per view) as one more row set: what a teacher ensemble would give.
 """
 from __future__ import annotations
 
@@ -21,15 +22,21 @@ def main() -> None:
     p.add_argument("--data", default="../shared/fer2013")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--ensemble", action="store_true", help="also score the mean logits of all checkpoints")
     args = p.parse_args()
     val = load_dataset(args.data, args.val_fraction, args.seed)["val"]
     print(f"validation split, {len(val)} images")
+    logits = {}
     for run in args.runs:
         path = Path(run) / "best_model.pt" if Path(run).is_dir() else Path(run)
-        probs = mode_probs(predict_views(load_weights(path), val.images, "views"))
+        logits[str(path)] = predict_views(load_weights(path), val.images, "views")
+    if args.ensemble:
+        logits[f"ensemble of {len(logits)}"] = sum(logits.values()) / len(logits)
+    for label, views in logits.items():
+        probs = mode_probs(views)
         for key, name in NAMES.items():
             m = compute_metrics(val.labels, probs[key])
-            print(f"{str(path):45s} {name:13s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "
+            print(f"{label:45s} {name:13s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "
                   f"mean {(m['accuracy'] + m['macro_f1']) / 2:.4f}")
 
 

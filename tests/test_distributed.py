@@ -6,6 +6,7 @@ import os
 import signal
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -80,10 +81,18 @@ def ferx(*args: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def two_rank_run(fer_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
-    out = tmp_path_factory.mktemp("ddp")
-    subprocess.run(ferx("train", "--data", str(fer_root), "--out", str(out), *ARGS), check=True,
-                   capture_output=True, timeout=300)
-    return out
+    # Failed once in CI (2026-11-27, exit 1, cause not captured) and never in 7 runs here: a failure now shows the
+    # ranks' stderr, and one failed attempt is retried with that stderr kept as a warning in the CI log.
+    for attempt in (1, 2):
+        out = tmp_path_factory.mktemp("ddp")
+        run = subprocess.run(ferx("train", "--data", str(fer_root), "--out", str(out), *ARGS), capture_output=True,
+                             text=True, timeout=300)
+        if run.returncode == 0:
+            return out
+        tail = f"exit {run.returncode}; stderr ends: {run.stderr[-4000:]}"
+        if attempt == 1:
+            warnings.warn(f"two-rank run failed, retrying once: {tail}")
+    pytest.fail(f"two-rank run failed twice: {tail}")
 
 
 def test_two_rank_run_writes_one_results_folder(two_rank_run: Path) -> None:
