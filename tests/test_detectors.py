@@ -93,3 +93,19 @@ def test_every_detector_builds_from_packaged_files_and_takes_gray_or_rgb(name):
     assert detect.name == name
     blank = np.full((120, 160), 128, np.uint8)
     assert detect(blank) == [] and detect(np.dstack([blank] * 3)) == []
+
+
+def test_ssd_keeps_sure_boxes_the_recheck_drops_and_no_box_inside_another(monkeypatch):
+    # the two rules after the re-check, on stated candidates: (box, first-pass score, re-check score)
+    from ferx.inference.faces.ssd import SSDDetector
+
+    rows = [((10, 10, 100, 100), 0.95, 0.0),  # sure in the first pass, lost in the re-check: kept
+            ((300, 10, 80, 80), 0.50, 0.0),   # unsure and lost: dropped
+            ((300, 200, 90, 90), 0.40, 0.7),  # found again: kept
+            ((40, 40, 30, 30), 0.92, 0.8)]    # an eye-sized box inside the first face: dropped
+    det = SSDDetector()
+    monkeypatch.setattr(det, "candidates", lambda bgr: ([r[0] for r in rows], np.array([r[1] for r in rows], np.float32)))
+    monkeypatch.setattr(det, "verify", lambda bgr, boxes: (list(boxes), np.array([r[2] for r in rows], np.float32)))
+    boxes, scores = det.detect(np.zeros((400, 500, 3), np.uint8))
+    assert boxes == [(10, 10, 100, 100), (300, 200, 90, 90)]
+    assert scores.tolist() == pytest.approx([0.95, 0.7])
