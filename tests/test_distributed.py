@@ -82,8 +82,8 @@ def ferx(*args: str) -> list[str]:
 @pytest.fixture(scope="module")
 def two_rank_run(fer_root: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     # A failure shows the ranks' stderr; one failed attempt is retried with that stderr kept as a warning in the CI
-    # log. That is how the cause of a 1-in-~10 failure was found (rank 1 aborted by gloo when it left the group before
-    # rank 0 had saved; distributed.cleanup() now waits at a barrier): a new warning here is a new failure.
+    # log. That is how the cause of an occasional failure was found (rank 1 aborted by gloo when it left the group
+    # before rank 0 had saved; distributed.cleanup() now waits at a barrier): a new warning here is a new failure.
     for attempt in (1, 2):
         out = tmp_path_factory.mktemp("ddp")
         run = subprocess.run(ferx("train", "--data", str(fer_root), "--out", str(out), *ARGS), capture_output=True,

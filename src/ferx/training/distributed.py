@@ -105,7 +105,7 @@ def cleanup() -> None:
     """Leave the process group, if this process joined one, once every rank has come this far."""
     if dist.is_initialized():
         # Without the barrier a rank that finished first tore its group down while rank 0 was still saving the last
-        # epoch, and gloo aborted it ("terminate called without an active exception", SIGABRT): 1 run in ~10 here.
+        # epoch, and gloo aborted it ("terminate called without an active exception", SIGABRT): 2 of 5 CI runs here.
         dist.barrier()
         dist.destroy_process_group()
 
