@@ -217,7 +217,7 @@ def test_release_makes_a_run_the_shipped_one(run: Path, fer_root: Path, tmp_path
 
 @pytest.mark.parametrize("batch", [111, 127, 3])
 def test_channels_last_step_equals_the_nchw_step(batch: int) -> None:
-    # the default layout since 2026-11-27 (2x faster here); odd batches once crashed in backward on this torch build
+    # the default layout since 2026-11-27 (1.4-1.9x faster here); odd batches once crashed in backward on this torch build
     from ferx.training.train import train_step
 
     x, y = torch.rand(batch, 1, 48, 48, generator=torch.Generator().manual_seed(batch)), torch.arange(batch) % 7
