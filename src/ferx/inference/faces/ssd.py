@@ -35,7 +35,8 @@ class SSDDetector:
     Values chosen on benchmarks/detectors.py's 40 scenes and 40 face-free pictures: trust 0.9, re-check 0.5 and
     first pass 0.2 found 0.936 of the faces (re-check 0.6, nothing trusted, first pass 0.3: 0.904), 1 face-free
     detection either way (re-check 0.4: 4; trusting boxes >= 0.8, earlier thresholds: 4); on 60 other scenes
-    (--seed 11) 0.948 against 0.930. A 128-px re-check: 17% less time per scene, 3 faces fewer on each of the two scene sets.
+    (--seed 11) 0.948 against 0.930. A 128-px re-check: 17% less time per scene, 3 faces fewer on each of the
+    two scene sets.
     """
 
     name = "ssd"
