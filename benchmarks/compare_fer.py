@@ -5,7 +5,7 @@ Installs nothing. `fer` runs in its own venv (TensorFlow), made once as the READ
 
     python3 -m venv /work/fer-venv && /work/fer-venv/bin/pip install fer==25.10.3 --no-deps
     /work/fer-venv/bin/pip install tensorflow-cpu "opencv-python-headless<5" requests Pillow "setuptools<81"
-    nice -n 19 python benchmarks/compare_fer.py [--fer-python /work/fer-venv/bin/python] [--detectors ssd,haar]
+    nice -n 19 python benchmarks/compare_fer.py [--fer-python /work/fer-venv/bin/python] [--detectors centerface,ssd,haar]
 
 Both tools get the decoded image (BGR for fer, RGB for ferx); the time is the call that detects and classifies.
 A photo where a tool finds no face counts wrong; macro F1 is over the classes the set has.
@@ -26,6 +26,7 @@ from sklearn.metrics import f1_score
 
 from ferx import EmotionRecognizer
 from ferx.data.folders import scan_labelled_folder
+from ferx.inference.faces import DEFAULT_DETECTOR
 from ferx.inference.images import load_rgb
 
 ROOT = Path(__file__).resolve().parents[2] / "shared" / "crossdata"
@@ -73,7 +74,7 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--crossdata", type=Path, default=ROOT)
     ap.add_argument("--fer-python", default=os.environ.get("FER_PYTHON", "/work/fer-venv/bin/python"))
-    ap.add_argument("--detectors", default="ssd", help="ferx detectors for the photo path, comma-separated")
+    ap.add_argument("--detectors", default=DEFAULT_DETECTOR, help="ferx detectors for the photo path, comma-separated")
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--every", type=int, default=1, help="every N-th image of each set (sorted by path) for a quicker look")
     ap.add_argument("--json", help="also write every figure here")

@@ -5,9 +5,10 @@ alone, and end to end through EmotionRecognizer.predict: detection, crops and th
     nice -n 19 python benchmarks/detectors.py [--detectors haar,ssd,...] [--crossdata ../shared/crossdata]
 
 Scenes: real FER-2013 test faces pasted at 40-200 px (3-6 per scene) into crops of scikit-image's natural images
-(which ship in its wheel); a face counts as found when a detected box overlaps it with IoU >= 0.3. Face-free
-images: the same scikit-image pictures that hold no face (and their mirror images). Timings are indicative on a
-busy machine; the median of repeated runs is printed.
+(which ship in its wheel); a face counts as found when a detected box overlaps it with IoU >= 0.3. Photo scenes:
+the same with crossdata faces cut from their photos with hair and background (benchmarks/photo_scenes.py). Face-free
+images: the same scikit-image pictures that hold no face (and their mirror images). Times: the first photo scene at
+640x480 and one at 1632x1224 (FER-2013 scenes with --no-crossdata), the median of repeated runs.
 """
 from __future__ import annotations
 
@@ -27,6 +28,7 @@ from ferx.data.fer2013 import load_train_test
 from ferx.data.folders import scan_labelled_folder
 from ferx.inference.faces import DETECTORS, get_detector
 from ferx.inference.images import load_rgb
+from photo_scenes import agreed_faces, make_photo_scenes
 
 ROOT = Path(__file__).resolve().parents[2] / "shared"
 # scikit-image sample pictures with no face in them (astronaut, camera and others with people are left out)
@@ -141,21 +143,29 @@ def main(argv=None) -> None:
     free = face_free_images()
     scenes = make_scenes(faces, free, args.scenes, seed=args.seed)
     big = make_scenes(faces, free, 1, size=(1632, 1224), seed=5)[0][0]
+    photo_scenes, photo_big = [], None
+    if not args.no_crossdata:
+        photos = agreed_faces(args.crossdata, seed=args.seed)
+        photo_scenes = make_photo_scenes(photos, free, args.scenes, seed=args.seed)
+        photo_big = make_photo_scenes(photos, free, 1, size=(1632, 1224), seed=5)[0][0]
+    # timed on a scene of real photos' faces where there is one (FER-2013 crops on texture otherwise)
+    timed_small, timed_big = (photo_scenes[0][0], photo_big) if photo_scenes else (scenes[0][0], big)
     print(f"{len(scenes)} scenes (seed {args.seed}) with {sum(len(b) for _, b in scenes)} faces; {len(free)} face-free "
           f"images; gray={args.gray}")
     print("| detector | " + " | ".join(("ckplus48", "jaffe", "taiwan_dev", "wild_dev")) + " misses | scene recall | scene false "
-          "| face-free detections | ms 640x480 | ms 1632x1224 | ms end to end 640x480 | ms end to end 1632x1224 |")
-    print("|---|" + "---:|" * 11)
+          "| photo-scene recall | photo-scene false | face-free detections | ms 640x480 | ms 1632x1224 | ms end to end 640x480 | ms end to end 1632x1224 |")
+    print("|---|" + "---:|" * 13)
     for name in args.detectors.split(","):
         detect = get_detector(name)
         miss = {} if args.no_crossdata else crossdata_misses(detect, args.crossdata, args.gray)
         found, total, false = scene_scores(detect, scenes, args.gray)
+        pfound, ptotal, pfalse = scene_scores(detect, photo_scenes, args.gray) if photo_scenes else (0, 0, 0)
         free_dets = sum(len(detect(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) if args.gray else im)) for im in free)
-        small, large = ms_per_photo(detect, scenes[0][0], args.gray), ms_per_photo(detect, big, args.gray, 7)
+        small, large = ms_per_photo(detect, timed_small, args.gray), ms_per_photo(detect, timed_big, args.gray, 7)
         rec = EmotionRecognizer(detector=name)  # decode excluded; detection, crops and the six-view classification
-        e2e_small, e2e_large = ms_per_photo(rec.predict, scenes[0][0], False), ms_per_photo(rec.predict, big, False, 7)
+        e2e_small, e2e_large = ms_per_photo(rec.predict, timed_small, False), ms_per_photo(rec.predict, timed_big, False, 7)
         cells = [miss.get(s, "-") for s in ("ckplus48", "jaffe", "taiwan_dev", "wild_dev")]
-        print(f"| {name} | " + " | ".join(cells) + f" | {found}/{total} ({found / total:.3f}) | {false} | {free_dets}/{len(free)} | {small:.1f} | {large:.1f} "
+        print(f"| {name} | " + " | ".join(cells) + f" | {found}/{total} ({found / total:.3f}) | {false} | {pfound}/{ptotal} ({pfound / max(ptotal, 1):.3f}) | {pfalse} | {free_dets}/{len(free)} | {small:.1f} | {large:.1f} "
               f"| {e2e_small:.1f} | {e2e_large:.1f} |")
         sys.stdout.flush()
 

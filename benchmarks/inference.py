@@ -1,6 +1,7 @@
-"""Inference speed: face crops per second in batches, and one 640x480 photo end to end (decode, detect, classify).
+"""Inference speed: face crops per second in batches, and one photo end to end (decode, detect, classify) at
+640x480 and 1632x1224 (2 megapixels), each with one real face (benchmarks/photo_scenes.py).
 
-Usage: python benchmarks/inference.py [--data ../shared/fer2013] [--repeats 50] [--passes 3]
+Usage: python benchmarks/inference.py [--data ../shared/fer2013] [--crossdata ../shared/crossdata] [--repeats 50]
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import numpy as np
 import torch
 
 from ferx.data.fer2013 import load_train_test
-from ferx.inference.images import load_rgb
+from ferx.inference.images import load_rgb, to_gray
 from ferx.inference.recognizer import EmotionRecognizer
 from ferx.inference.views import MODES
 
@@ -35,12 +36,14 @@ def main() -> None:
     p.add_argument("--repeats", type=int, default=50, help="timings of the photo pipeline")
     p.add_argument("--passes", type=int, default=3, help="timed passes over the crops per configuration")
     p.add_argument("--workdir", default="/tmp/ferx-bench")
+    p.add_argument("--crossdata", default="../shared/crossdata", help="real photos' faces for the photo timings")
+    p.add_argument("--photos-only", action="store_true", help="only the photo timings (skips the batched crops)")
     p.add_argument("--backend", default="onnx", help="backend for the end-to-end photo timing (onnx is the default path)")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     test = load_train_test(args.data)["test"]
     crops = test.images
-    for backend in ("torch", "onnx", "int8"):
+    for backend in () if args.photos_only else ("torch", "onnx", "int8"):
         # Rates settle within these counts; PyTorch eager is 4-8x slower, so it gets fewer faces and one batch size.
         faces, batch_sizes = (crops[:1024], (64,)) if backend == "torch" else (crops[:2048], (64, 256, 1024))
         for tta in MODES:
@@ -54,25 +57,39 @@ def main() -> None:
                 print(f"classify {len(faces)} crops, {backend:5s}, batch {bs:4d}, tta={tta:5s}: {rate:7.0f} faces/s "
                       f"(median of {args.passes} passes)", flush=True)
 
-    # One 640x480 JPEG with one face: a FER-2013 test face pasted at 160 px into a plain scene.
+    # One real face (a crossdata photo's face with its hair and background, benchmarks/photo_scenes.py) in a
+    # 640x480 and a 1632x1224 JPEG; without crossdata, a FER-2013 test face pasted into a plain 640x480 scene.
     work = Path(args.workdir)
     work.mkdir(parents=True, exist_ok=True)
-    scene = np.full((480, 640, 3), 110, np.uint8)
-    scene[100:260, 240:400] = cv2.resize(crops[0], (160, 160), interpolation=cv2.INTER_CUBIC)[..., None]
-    photo = work / "one_face.jpg"
-    cv2.imwrite(str(photo), scene)
-    rec = EmotionRecognizer(backend=args.backend)
-    rgb = load_rgb(photo)
-    gray = cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-    boxes = rec.detector(gray)
-    assert len(boxes) == 1, f"expected one face, found {len(boxes)}"
-    decode = median_ms(lambda: load_rgb(photo), args.repeats)
-    detect = median_ms(lambda: rec.detector(gray), args.repeats)
-    classify = median_ms(lambda: rec.predict(gray, boxes=boxes), args.repeats)
-    total = median_ms(lambda: rec.predict_many([load_rgb(photo)]), args.repeats)
-    print(f"640x480 photo, one face, {args.backend} backend, median of {args.repeats}: end to end {total:.1f} ms "
-          f"(decode {decode:.1f} ms, detect {detect:.1f} ms, crop+classify {classify:.1f} ms)")
+    for name, scene in photos(Path(args.crossdata), crops[0]):
+        photo = work / f"one_face_{name}.jpg"
+        cv2.imwrite(str(photo), scene[..., ::-1])
+        rec = EmotionRecognizer(backend=args.backend)
+        gray = cv2.cvtColor(load_rgb(photo), cv2.COLOR_RGB2GRAY)
+        boxes = rec.detector(gray)
+        assert len(boxes) == 1, f"expected one face, found {len(boxes)}"
+        # as `ferx predict photo.jpg` runs it: the file decoded straight to gray, detection, crops, classification
+        decode = median_ms(lambda: to_gray(photo), args.repeats)
+        detect = median_ms(lambda: rec.detector(gray), args.repeats)
+        classify = median_ms(lambda: rec.predict(gray, boxes=boxes), args.repeats)
+        total = median_ms(lambda: rec.predict(photo), args.repeats)
+        print(f"{name} photo, one face, {args.backend} backend, {rec.detector.name} detector, tta {rec.tta}, median of "
+              f"{args.repeats}: end to end {total:.1f} ms (decode {decode:.1f} ms, detect {detect:.1f} ms, crop+classify "
+              f"{classify:.1f} ms)", flush=True)
 
+
+def photos(crossdata: Path, fer_face: np.ndarray) -> list[tuple[str, np.ndarray]]:
+    """(size, RGB scene) with one face each: a real photo's face at 640x480 and 1632x1224, else a pasted FER face."""
+    if not crossdata.is_dir():
+        scene = np.full((480, 640, 3), 110, np.uint8)
+        scene[100:260, 240:400] = cv2.resize(fer_face, (160, 160), interpolation=cv2.INTER_CUBIC)[..., None]
+        return [("640x480 (FER-2013 face on grey)", scene)]
+    from detectors import face_free_images
+    from photo_scenes import agreed_faces, make_photo_scenes
+
+    faces, free = agreed_faces(crossdata, per_set=5), face_free_images()
+    return [(f"{w}x{h}", make_photo_scenes(faces, free, 1, (w, h), seed=3, faces=(1, 1), face_px=(px, px))[0][0])
+            for w, h, px in ((640, 480, 160), (1632, 1224, 400))]
 
 if __name__ == "__main__":
     main()

@@ -60,21 +60,34 @@ def test_a_face_that_fills_the_frame_is_found(test_faces):
         assert len(boxes) == 1 and boxes[0][2] * boxes[0][3] >= 0.3 * 200 * 200, (i, boxes)
 
 
-def test_large_photo_is_searched_downscaled_and_boxed_in_original_pixels(test_faces):
-    # 2048x1536: the SSD's pass runs on a 512x384 copy; boxes must land on the faces of the full-size photo
+def _on(box, truth, min_iou: float) -> bool:
+    """`box` lands on the face `truth`: overlaps it and is centred within 10% of its size."""
+    dx, dy = box[0] + box[2] / 2 - truth[0] - truth[2] / 2, box[1] + box[3] / 2 - truth[1] - truth[3] / 2
+    return _iou(box, truth) >= min_iou and max(abs(dx), abs(dy)) <= 0.1 * truth[2]
+
+
+# CenterFace boxes a face taller than wide (WIDER FACE's convention): 0.56x0.88 of a pasted FER-2013 square at
+# 520 px, IoU 0.50; the SSD's squarer box overlaps it more. Both are centred on it.
+MIN_IOU = {"ssd": 0.5, "centerface": 0.4}
+
+
+@pytest.mark.parametrize("name", ["ssd", "centerface"])
+def test_large_photo_is_searched_downscaled_and_boxed_in_original_pixels(test_faces, name):
+    # 2048x1536: the pass runs on a downscaled copy; boxes must land on the faces of the full-size photo
     scene = background(1536, 2048, seed=4)
     truth = [paste(scene, test_faces[13 * k], x, y, s)
              for k, (x, y, s) in enumerate([(100, 200, 260), (800, 300, 400), (1500, 900, 520)])]
-    boxes = get_detector(DEFAULT_DETECTOR)(scene)
-    assert len(boxes) == 3 and all(max(_iou(b, t) for b in boxes) >= 0.5 for t in truth), boxes
+    boxes = get_detector(name)(scene)
+    assert len(boxes) == 3 and all(any(_on(b, t, MIN_IOU[name]) for b in boxes) for t in truth), boxes
 
 
-def test_a_face_filling_most_of_a_wide_photo_is_boxed_right(test_faces):
-    # the coarsest prior layers' steps follow the input size (fixed for 300x300 in the prototxt, dropped at load)
+@pytest.mark.parametrize("name", ["ssd", "centerface"])
+def test_a_face_filling_most_of_a_wide_photo_is_boxed_right(test_faces, name):
+    # SSD: the coarsest prior layers' steps follow the input size (fixed for 300x300 in the prototxt, dropped at load)
     scene = background(480, 854, seed=5)
     truth = paste(scene, test_faces[26], 250, 40, 400)
-    boxes = get_detector(DEFAULT_DETECTOR)(scene)
-    assert len(boxes) == 1 and _iou(boxes[0], truth) >= 0.5, boxes
+    boxes = get_detector(name)(scene)
+    assert len(boxes) == 1 and _on(boxes[0], truth, MIN_IOU[name]), boxes
 
 
 def test_default_detector_finds_no_face_in_face_free_pictures():
@@ -109,3 +122,15 @@ def test_ssd_keeps_sure_boxes_the_recheck_drops_and_no_box_inside_another(monkey
     boxes, scores = det.detect(np.zeros((400, 500, 3), np.uint8))
     assert boxes == [(10, 10, 100, 100), (300, 200, 90, 90)]
     assert scores.tolist() == pytest.approx([0.95, 0.7])
+
+
+def test_centerface_gives_five_landmarks_inside_each_face(test_faces):
+    from ferx.inference.faces.centerface import CenterFaceDetector
+
+    scene = background(480, 640, seed=6)
+    truth = paste(scene, test_faces[26], 200, 100, 200)
+    boxes, scores, points = CenterFaceDetector().detect(scene)
+    assert len(boxes) == 1 and scores[0] >= 0.3 and points.shape == (1, 5, 2)
+    (x, y, w, h), p = boxes[0], points[0]
+    assert ((p[:, 0] >= x) & (p[:, 0] <= x + w) & (p[:, 1] >= y) & (p[:, 1] <= y + h)).all(), (boxes, p)
+    assert p[0, 0] < p[1, 0] and max(p[0, 1], p[1, 1]) < p[2, 1] < min(p[3, 1], p[4, 1])  # eyes, nose, mouth

@@ -12,19 +12,10 @@ from tqdm import tqdm
 
 from .annotate import draw_faces
 from ..errors import FerxError
-from .faces.crop import Box
+from .faces.crop import Box, iou
 from ..files import atomic_path
 from .outputs import face_row, write_csv
 from .recognizer import EmotionRecognizer, Face
-
-
-def iou(a: Box, b: Box) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    iw = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    ih = max(0, min(ay + ah, by + bh) - max(ay, by))
-    inter = iw * ih
-    return inter / (aw * ah + bw * bh - inter) if inter else 0.0
 
 
 @dataclass

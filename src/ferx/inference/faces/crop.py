@@ -16,6 +16,29 @@ Detector = Callable[[np.ndarray], list[Box]]
 CROP_MARGIN = 0.02
 
 
+def overlap(a: Box, b: Box) -> float:
+    """Area of the intersection of two boxes."""
+    return max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])) * max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+
+
+def iou(a: Box, b: Box) -> float:
+    """Intersection over union of two (x, y, w, h) boxes."""
+    inter = overlap(a, b)
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter) if inter else 0.0
+
+
+def clip_box(box: Box, w: int, h: int) -> Box:
+    """The part of `box` inside a w x h image."""
+    x0, y0 = max(0, box[0]), max(0, box[1])
+    return (x0, y0, min(w, box[0] + box[2]) - x0, min(h, box[1] + box[3]) - y0)
+
+
+def not_nested(boxes: Sequence[Box]) -> list[int]:
+    """Indices of the boxes not lying >= 60% inside a larger one: faces do not nest, a nested box is an eye or a mouth."""
+    return [i for i, a in enumerate(boxes)
+            if not any(b[2] * b[3] > a[2] * a[3] and overlap(a, b) >= 0.6 * a[2] * a[3] for b in boxes)]
+
+
 def check_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, ...]) -> list[Box]:
     """User-given boxes as int (x, y, w, h); a FerxError for one of no size, off the image or over twice its size."""
     h, w = shape[:2]

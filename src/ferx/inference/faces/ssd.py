@@ -8,7 +8,7 @@ from importlib import resources
 import cv2
 import numpy as np
 
-from .crop import Box
+from .crop import Box, clip_box, iou, not_nested
 
 MEAN_BGR = (104.0, 177.0, 123.0)  # the training mean of the Caffe model
 
@@ -73,7 +73,7 @@ class SSDDetector:
                 scores.append(float(score))
         scores_arr, kept = np.array(scores, np.float32), []
         for i in np.argsort(-scores_arr):
-            if all(_iou(boxes[i], boxes[j]) < 0.3 for j in kept):
+            if all(iou(boxes[i], boxes[j]) < 0.3 for j in kept):
                 kept.append(i)
         return [boxes[i] for i in kept], scores_arr[kept]
 
@@ -98,12 +98,12 @@ class SSDDetector:
         found, refined = np.zeros(len(boxes), np.float32), list(boxes)
         for i, _, score, x0, y0, x1, y1 in out[out[:, 2] >= self.verify_threshold]:
             i = int(i)
-            if score > found[i] and _iou((x0, y0, x1 - x0, y1 - y0), rels[i]) >= 0.4:
+            if score > found[i] and iou((x0, y0, x1 - x0, y1 - y0), rels[i]) >= 0.4:
                 ox, oy, side = origins[i]
                 found[i] = score
                 # the mean of the two passes' boxes: each alone strays (the first pass grows with the face's size)
                 b, again = boxes[i], (ox + x0 * side, oy + y0 * side, (x1 - x0) * side, (y1 - y0) * side)
-                refined[i] = _clip(tuple(int(round((p + q) / 2)) for p, q in zip(b, again)), w, h)
+                refined[i] = clip_box(tuple(int(round((p + q) / 2)) for p, q in zip(b, again)), w, h)
         return refined, found
 
     def detect(self, image: np.ndarray) -> tuple[list[Box], np.ndarray]:
@@ -115,7 +115,7 @@ class SSDDetector:
             h, w = bgr.shape[:2]
             p = int(round(self.pad * max(h, w)))
             boxes, scores = self._detect(cv2.copyMakeBorder(bgr, p, p, p, p, cv2.BORDER_REPLICATE))
-            boxes = [_clip((x - p, y - p, bw, bh), w, h) for x, y, bw, bh in boxes]
+            boxes = [clip_box((x - p, y - p, bw, bh), w, h) for x, y, bw, bh in boxes]
         return boxes, scores
 
     def _detect(self, bgr: np.ndarray) -> tuple[list[Box], np.ndarray]:
@@ -126,27 +126,10 @@ class SSDDetector:
             refined, again = self.verify(bgr, boxes)
             keep = [i for i, (first, second) in enumerate(zip(scores, again)) if second > 0 or first >= self.trust]
             boxes, scores = [refined[i] for i in keep], np.maximum(scores, again)[keep]
-        # faces do not nest: a box lying mostly inside a larger one is a part of that face (an eye, a mouth)
-        inside = {i for i, a in enumerate(boxes) for b in boxes
-                  if b[2] * b[3] > a[2] * a[3] and _overlap(a, b) >= 0.6 * a[2] * a[3]}
-        keep = [i for i in range(len(boxes)) if i not in inside]
+        keep = not_nested(boxes)
         return [boxes[i] for i in keep], scores[keep]
 
     def __call__(self, image: np.ndarray) -> list[Box]:
         boxes, _ = self.detect(image)
         return sorted(boxes, key=lambda b: (b[0], b[1]))
 
-
-def _clip(box: Box, w: int, h: int) -> Box:
-    x0, y0 = max(0, box[0]), max(0, box[1])
-    return (x0, y0, min(w, box[0] + box[2]) - x0, min(h, box[1] + box[3]) - y0)
-
-
-def _overlap(a: Box, b: Box) -> float:
-    """Area of the intersection of two boxes."""
-    return max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0])) * max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-
-
-def _iou(a: Box, b: Box) -> float:
-    inter = _overlap(a, b)
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
