@@ -1,4 +1,4 @@
-"""Distillation: the teacher's cached view-averaged logits, the loss, and the term reaching every training step."""
+"""Distillation: the teacher's cached view-averaged logits or online labels, the loss, and the term in every step."""
 from __future__ import annotations
 
 from pathlib import Path
@@ -65,6 +65,27 @@ def test_every_training_step_learns_from_the_teacher(small_dataset: Path, tmp_pa
     nearest = torch.cdist(rows.double(), all_targets.double()).min(1)
     assert float(nearest.values.max()) < 1e-3  # every target row is a training face's teacher probabilities
     assert len(set(nearest.indices.tolist())) > 0.9 * len(train)  # drawn over the epoch's faces, not one face
+
+
+def test_online_teacher_labels_the_very_batch_the_student_trains_on(small_dataset: Path, tmp_path: Path,
+                                                                   monkeypatch) -> None:
+    import ferx.training.train as training
+
+    monkeypatch.setenv("FERX_CACHE", str(tmp_path / "cache"))
+    taught, trained, targets = [], [], []
+    teach, step = distill.OnlineTeacher.__call__, training.train_step
+    monkeypatch.setattr(distill.OnlineTeacher, "__call__", lambda self, x: taught.append(x.clone()) or teach(self, x))
+    monkeypatch.setattr(training, "train_step", lambda m, o, x, *a, **k: trained.append(x.clone()) or step(m, o, x, *a, **k))
+    monkeypatch.setattr(training, "distill_loss", lambda s, q, t: targets.append(q.detach().clone()) or distill_loss(s, q, t))
+    cfg = training.TrainConfig(data=str(small_dataset), out=str(tmp_path / "out"), epochs=1, batch_size=16,
+                               teachers=[str(pretrained_path())], teacher_online=True, distill_temperature=2.0)
+    training.train(cfg)
+    assert len(taught) == len(trained) == len(targets) > 1
+    teacher = load_pretrained()
+    for x, y, q in zip(taught, trained, targets):
+        assert torch.equal(x, y)  # the augmented batch itself, not the plain faces
+        torch.testing.assert_close(q, soft_targets(teacher(x.contiguous()), 2.0), atol=1e-4, rtol=0)
+    assert not list((tmp_path / "cache").glob("teacher-*.npy"))  # nothing cached: every batch is new
 
 
 def test_results_readme_names_the_teacher_runs_first(tmp_path) -> None:

@@ -89,6 +89,8 @@ def add_train_args(t: argparse.ArgumentParser) -> None:
                    help="distil from this model's view-averaged logits (repeat for an ensemble)")
     t.add_argument("--teacher-views", default=d.teacher_views, choices=list(MODES),
                    help="test-time views each teacher averages over")
+    t.add_argument("--teacher-online", action="store_true",
+                   help="teachers label every augmented batch the student sees (one pass each; no cache)")
     t.add_argument("--distill-weight", type=float, default=d.distill_weight, metavar="W",
                    help="share of the distillation term in the loss (the hard labels get 1 - W)")
     t.add_argument("--distill-temperature", type=float, default=d.distill_temperature, metavar="T",
@@ -122,6 +124,7 @@ def _train_config(args: argparse.Namespace):
                        channels_last=args.channels_last,
                        mixup_alpha=args.mixup, class_weight_power=args.class_weight, device=args.device,
                        augment=augment, teachers=args.teacher or [], teacher_views=args.teacher_views,
+                       teacher_online=args.teacher_online,
                        distill_weight=args.distill_weight, distill_temperature=args.distill_temperature,
                        init=args.init, test_fraction=args.test_fraction, group_regex=args.group_regex,
                        detect=args.detect, **schedule)

@@ -43,6 +43,7 @@ class TrainConfig:
     class_weight_power: float = 0.25  # loss weight of a class ~ (training count)^-power; 0.5 lost: docs/experiments.md
     teachers: list[str] = field(default_factory=list)  # weights files whose averaged view logits the student learns
     teacher_views: str = "views"  # test-time views each teacher averages over (views.MODES)
+    teacher_online: bool = False  # teachers see each augmented batch (one pass) instead of cached view logits
     distill_weight: float = 0.5  # share of the distillation term in the loss; the hard-label term gets the rest
     distill_temperature: float = 3.0
     patience: int = 15  # epochs without a better validation accuracy before stopping

@@ -68,3 +68,15 @@ def distill_loss(student: torch.Tensor, target_probs: torch.Tensor, temperature:
 def soft_targets(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """The teacher's probabilities softened by `temperature`."""
     return torch.softmax(logits.float() / temperature, dim=1)
+
+
+class OnlineTeacher:
+    """Teachers that label the student's own augmented batch: mean logits of one eval-mode pass each."""
+
+    def __init__(self, teachers: list[str | os.PathLike], device: torch.device, channels_last: bool = False) -> None:
+        fmt = torch.channels_last if channels_last else torch.preserve_format
+        self.nets = [load_model(t, device)[0].to(memory_format=fmt) for t in teachers]
+
+    @torch.no_grad()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return torch.stack([net(x).float() for net in self.nets]).mean(0)

@@ -17,6 +17,7 @@ ADDED_LATER: dict[str, object] = {
     "class_weight_power": 0.0,  # unweighted loss before the option
     "teachers": [],  # no distillation before the options
     "teacher_views": "views",
+    "teacher_online": False,
     "distill_weight": 0.5,
     "distill_temperature": 3.0,
     "device": "cpu",

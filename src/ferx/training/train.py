@@ -20,7 +20,7 @@ from .augment import augment_batch, mixup
 from .config import TrainConfig
 from ..data.fer2013 import Split
 from ..data.splits import load_splits
-from .distill import distill_loss, soft_targets, teacher_logits
+from .distill import OnlineTeacher, distill_loss, soft_targets, teacher_logits
 from .resume import changed_options, read_state
 from .distributed import (World, all_sum, barrier, check_batch, epoch_generator, setup, shard, steps_per_epoch,
                           sync_buffers, wrap)
@@ -101,9 +101,9 @@ def train_step(model, optimizer, x: torch.Tensor, y: torch.Tensor, cfg: TrainCon
 
 
 def train_one_epoch(model, optimizer, scheduler, ema, split: Split, cfg: TrainConfig, gen: torch.Generator, desc: str,
-                    weight: torch.Tensor | None = None, soft: torch.Tensor | None = None, world: World = World(),
-                    aug_gen: torch.Generator | None = None):
-    """One pass over `split`; `soft` (N, C) are the teacher's softened probabilities for its images, if distilling.
+                    weight: torch.Tensor | None = None, soft: torch.Tensor | OnlineTeacher | None = None,
+                    world: World = World(), aug_gen: torch.Generator | None = None):
+    """One pass over `split`; `soft`: the teacher's softened probabilities (N, C) for its images, or an OnlineTeacher.
 
     `gen` draws the epoch's order (the same on every rank); `aug_gen`, this rank's augmentation (default: `gen`).
     """
@@ -126,7 +126,9 @@ def train_one_epoch(model, optimizer, scheduler, ema, split: Split, cfg: TrainCo
         x, y, y2 = x.to(device, non_blocking=True), y.to(device), y2.to(device)
         if cfg.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        if soft is not None:
+        if isinstance(soft, OnlineTeacher):  # the teacher sees the very (mixed) image the student does
+            q = soft_targets(soft(x), cfg.distill_temperature)
+        elif soft is not None:
             q = soft[idx].to(device)
             if cfg.mixup_alpha > 0:
                 q = lam * q + (1 - lam) * q[perm.to(device)]
@@ -218,7 +220,9 @@ def fit(cfg: TrainConfig, splits: dict[str, Split], model: MiniXception | Callab
     if cfg.class_weight_power:
         weight = class_weights(splits["train"].labels, model.num_classes, cfg.class_weight_power).to(device)
     soft = None
-    if cfg.teachers:  # soft labels index the training split, image for image
+    if cfg.teachers and cfg.teacher_online:
+        soft = OnlineTeacher(cfg.teachers, device, cfg.channels_last)
+    elif cfg.teachers:  # soft labels index the training split, image for image
         soft = soft_targets(teacher_logits(cfg.teachers, splits["train"].images, cfg.teacher_views),
                             cfg.distill_temperature).to(device)
         if soft.shape[1] != model.num_classes:
