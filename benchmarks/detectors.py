@@ -27,8 +27,9 @@ from ferx import EmotionRecognizer
 from ferx.data.fer2013 import load_train_test
 from ferx.data.folders import scan_labelled_folder
 from ferx.inference.faces import DETECTORS, get_detector
+from ferx.inference.faces.crop import iou
 from ferx.inference.images import load_rgb
-from photo_scenes import agreed_faces, make_photo_scenes
+from photo_scenes import agreed_faces, background_crop, make_photo_scenes
 
 ROOT = Path(__file__).resolve().parents[2] / "shared"
 # scikit-image sample pictures with no face in them (astronaut, camera and others with people are left out)
@@ -54,23 +55,13 @@ def face_free_images() -> list[np.ndarray]:
     return out
 
 
-def iou(a, b) -> float:
-    ax1, ay1, bx1, by1 = a[0] + a[2], a[1] + a[3], b[0] + b[2], b[1] + b[3]
-    iw, ih = max(0, min(ax1, bx1) - max(a[0], b[0])), max(0, min(ay1, by1) - max(a[1], b[1]))
-    inter = iw * ih
-    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
-
-
 def make_scenes(faces: np.ndarray, backgrounds: list[np.ndarray], count: int, size=(640, 480), seed: int = 0):
     """`count` scenes: 3-6 faces of 40-200 px, not overlapping, on crops of natural backgrounds; (image, boxes)."""
     rng = np.random.default_rng(seed)
     w, h = size
     scenes, k = [], 0
     for _ in range(count):
-        bg = backgrounds[rng.integers(len(backgrounds))]
-        bg = cv2.resize(bg, (max(w, bg.shape[1]), max(h, bg.shape[0])))
-        y0, x0 = rng.integers(bg.shape[0] - h + 1), rng.integers(bg.shape[1] - w + 1)
-        scene = bg[y0 : y0 + h, x0 : x0 + w].copy()
+        scene = background_crop(backgrounds, size, rng)
         boxes = []
         for _ in range(rng.integers(3, 7)):
             for _ in range(50):  # a place that overlaps no other face

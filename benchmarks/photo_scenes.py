@@ -34,6 +34,15 @@ def agreed_faces(root: Path, per_set: int = 100, seed: int = 0) -> list[tuple[np
     return out
 
 
+def background_crop(backgrounds: list[np.ndarray], size: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """A random w x h crop of one of `backgrounds` (upscaled first where it is smaller)."""
+    w, h = size
+    bg = backgrounds[rng.integers(len(backgrounds))]
+    bg = cv2.resize(bg, (max(w, bg.shape[1]), max(h, bg.shape[0])))
+    y0, x0 = rng.integers(bg.shape[0] - h + 1), rng.integers(bg.shape[1] - w + 1)
+    return bg[y0 : y0 + h, x0 : x0 + w].copy()
+
+
 def make_photo_scenes(photos, backgrounds: list[np.ndarray], count: int, size=(640, 480), seed: int = 0,
                       faces: tuple[int, int] = (3, 6), face_px: tuple[int, int] = (40, 200)):
     """`count` scenes of `faces` (least, most) faces cut from `photos` with context, `face_px` wide; (image, boxes)."""
@@ -41,10 +50,7 @@ def make_photo_scenes(photos, backgrounds: list[np.ndarray], count: int, size=(6
     w, h = size
     scenes, k = [], 0
     for _ in range(count):
-        bg = backgrounds[rng.integers(len(backgrounds))]
-        bg = cv2.resize(bg, (max(w, bg.shape[1]), max(h, bg.shape[0])))
-        y0, x0 = rng.integers(bg.shape[0] - h + 1), rng.integers(bg.shape[1] - w + 1)
-        scene, tiles, boxes = bg[y0 : y0 + h, x0 : x0 + w].copy(), [], []
+        scene, tiles, boxes = background_crop(backgrounds, size, rng), [], []
         for _ in range(rng.integers(faces[0], faces[1] + 1)):
             photo, (fx, fy, fw, fh) = photos[k % len(photos)]
             k += 1
