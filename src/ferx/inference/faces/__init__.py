@@ -12,6 +12,7 @@ DETECTORS: dict[str, tuple[str, str]] = {
     "ssd": ("ssd", "SSDDetector"),
     "blazeface": ("blazeface", "BlazeFaceDetector"),
     "centerface": ("centerface", "CenterFaceDetector"),
+    "centerface-int8": ("centerface", "CenterFaceInt8Detector"),
 }
 DEFAULT_DETECTOR = "centerface"  # benchmarks/detectors.py: no crossdata misses, 5-12x faster than ssd on photos
 
