@@ -222,11 +222,13 @@ def fit(cfg: TrainConfig, splits: dict[str, Split], model: MiniXception | Callab
     soft = None
     if cfg.teachers and cfg.teacher_online:
         soft = OnlineTeacher(cfg.teachers, device, cfg.channels_last)
+        classes = {net.num_classes for net in soft.nets}
     elif cfg.teachers:  # soft labels index the training split, image for image
         soft = soft_targets(teacher_logits(cfg.teachers, splits["train"].images, cfg.teacher_views),
                             cfg.distill_temperature).to(device)
-        if soft.shape[1] != model.num_classes:
-            raise FerxError(f"teachers give {soft.shape[1]} classes, the data set has {model.num_classes}")
+        classes = {soft.shape[1]}
+    if cfg.teachers and classes != {model.num_classes}:
+        raise FerxError(f"teachers give {', '.join(map(str, sorted(classes)))} classes, the data set has {model.num_classes}")
     optimizer = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     scheduler = torch.optim.lr_scheduler.OneCycleLR(
         optimizer, max_lr=cfg.lr, epochs=cfg.epochs, pct_start=0.15,
