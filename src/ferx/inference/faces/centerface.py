@@ -18,12 +18,13 @@ STRIDE = 4  # the heatmap has one cell per 4x4 input pixels
 
 
 class CenterFaceDetector:
-    """CenterFace on a copy whose long side is half the photo's, kept within `min_side`-`max_side` px: 640x480 is
-    searched at 320x240, 2 megapixels at 640 px, a small image upscaled; boxes in the original's pixels.
+    """CenterFace on a copy whose long side is half the photo's, kept within `min_side`-`max_side` px and rounded up
+    to multiples of 32: 640x480 is searched at 320x256, 2 megapixels at 640 px, a small image upscaled; boxes in the
+    original's pixels.
 
     Keeps face centres scored >= `threshold`, one box per face (suppression at IoU `iou_threshold`); a face that
     fills the frame is looked for again with a border of `pad` times the long side. Chosen on benchmarks/detectors.py
-    (README, "Faces in photos"): 0.3 misses no crossdata face (0.5: 2 of wild_dev's 253, gray).
+    (README, "Faces in photos"): 0.3 misses no crossdata face (0.5 missed 2 of wild_dev's 253, gray, in a sweep).
     """
 
     name = "centerface"
