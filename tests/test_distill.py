@@ -88,6 +88,22 @@ def test_online_teacher_labels_the_very_batch_the_student_trains_on(small_datase
     assert not list((tmp_path / "cache").glob("teacher-*.npy"))  # nothing cached: every batch is new
 
 
+@pytest.mark.parametrize("online", [False, True])
+def test_a_teacher_of_other_classes_is_a_one_line_error(small_dataset: Path, tmp_path: Path, monkeypatch,
+                                                        online: bool) -> None:
+    import ferx.training.train as training
+    from ferx.weights import ModelCard, save_packaged
+
+    monkeypatch.setenv("FERX_CACHE", str(tmp_path / "cache"))
+    card = ModelCard("custom", {"num_classes": 6, "stem_widths": [8, 16], "widths": [16, 32], "depth": 1},
+                     ["anger", "disgust", "fear", "joy", "sadness", "surprise"])
+    save_packaged(card.build().state_dict(), card, {}, tmp_path / "six.pt")
+    cfg = training.TrainConfig(data=str(small_dataset), out=str(tmp_path / "out"), epochs=1, batch_size=16,
+                               teachers=[str(tmp_path / "six.pt")], teacher_online=online, teacher_views="none")
+    with pytest.raises(FerxError, match="teachers give 6 classes, the data set has 7"):
+        training.train(cfg)
+
+
 def test_results_readme_names_the_teacher_runs_first(tmp_path) -> None:
     # a distilled student's results folder gives the full sequence: each teacher's command and wall time, then its own
     import json
