@@ -6,13 +6,8 @@ import pytest
 
 from ferx import EmotionRecognizer, FerxError
 from ferx.inference.faces import DEFAULT_DETECTOR, DETECTORS, get_detector
+from ferx.inference.faces.crop import iou as _iou
 from scenes import background, paste
-
-
-def _iou(a, b) -> float:
-    iw = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
-    ih = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
-    return iw * ih / (a[2] * a[3] + b[2] * b[3] - iw * ih)
 
 
 @pytest.fixture(scope="module")
