@@ -4,6 +4,8 @@ alone, and end to end through EmotionRecognizer.predict: detection, crops and th
 
     nice -n 19 python benchmarks/detectors.py [--detectors haar,ssd,...] [--crossdata ../shared/crossdata]
 
+A detector may carry settings of its class: `centerface:min_side=640:max_side=640:threshold=0.2`.
+
 Scenes: real FER-2013 test faces pasted at 40-200 px (3-6 per scene) into crops of scikit-image's natural images
 (which ship in its wheel); a face counts as found when a detected box overlaps it with IoU >= 0.3. Photo scenes:
 the same with crossdata faces cut from their photos with hair and background (benchmarks/photo_scenes.py). Face-free
@@ -83,15 +85,28 @@ def _near(a, b, gap: int = 8) -> bool:
     return not (a[0] + a[2] + gap <= b[0] or b[0] + b[2] + gap <= a[0] or a[1] + a[3] + gap <= b[1] or b[1] + b[3] + gap <= a[1])
 
 
-def scene_scores(detect, scenes, gray: bool) -> tuple[int, int, int]:
-    """(faces found, faces in all, false detections) with IoU >= 0.3 matching."""
+def scene_scores(detect, scenes, gray: bool) -> tuple[int, int, int, str]:
+    """(faces found, faces in all, false detections, found/all per 40-px band of face size), IoU >= 0.3 matching."""
     found = total = false = 0
+    bands = np.zeros((2, 4), int)
     for scene, boxes in scenes:
         dets = detect(cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY) if gray else scene)
         matched = [any(iou(d, b) >= 0.3 for d in dets) for b in boxes]
         found, total = found + sum(matched), total + len(boxes)
         false += sum(not any(iou(d, b) >= 0.3 for b in boxes) for d in dets)
-    return found, total, false
+        for b, m in zip(boxes, matched):
+            bands[:, min(b[2] // 40 - 1, 3)] += (m, 1)
+    return found, total, false, " ".join(f"{f}/{n}" for f, n in bands.T)
+
+
+def build(spec: str):
+    """A detector from `name` or `name:key=value:...` (settings of its class, numbers as numbers)."""
+    name, *settings = spec.split(":")
+    if not settings:
+        return get_detector(name)
+    detector = get_detector(name)
+    kwargs = {k: float(v) if "." in v else int(v) for k, v in (item.split("=", 1) for item in settings)}
+    return type(detector)(**kwargs)
 
 
 def crossdata_misses(detect, root: Path, gray: bool) -> dict[str, str]:
@@ -144,19 +159,19 @@ def main(argv=None) -> None:
     print(f"{len(scenes)} scenes (seed {args.seed}) with {sum(len(b) for _, b in scenes)} faces; {len(free)} face-free "
           f"images; gray={args.gray}")
     print("| detector | " + " | ".join(("ckplus48", "jaffe", "taiwan_dev", "wild_dev")) + " misses | scene recall | scene false "
-          "| photo-scene recall | photo-scene false | face-free detections | ms 640x480 | ms 1632x1224 | ms end to end 640x480 | ms end to end 1632x1224 |")
-    print("|---|" + "---:|" * 13)
+          "| scene recall by size 40-79 / 80-119 / 120-159 / 160-200 px | photo-scene recall | photo-scene false | face-free detections | ms 640x480 | ms 1632x1224 | ms end to end 640x480 | ms end to end 1632x1224 |")
+    print("|---|" + "---:|" * 14)
     for name in args.detectors.split(","):
-        detect = get_detector(name)
+        detect = build(name)
         miss = {} if args.no_crossdata else crossdata_misses(detect, args.crossdata, args.gray)
-        found, total, false = scene_scores(detect, scenes, args.gray)
-        pfound, ptotal, pfalse = scene_scores(detect, photo_scenes, args.gray) if photo_scenes else (0, 0, 0)
+        found, total, false, bands = scene_scores(detect, scenes, args.gray)
+        pfound, ptotal, pfalse, _ = scene_scores(detect, photo_scenes, args.gray) if photo_scenes else (0, 0, 0, "")
         free_dets = sum(len(detect(cv2.cvtColor(im, cv2.COLOR_RGB2GRAY) if args.gray else im)) for im in free)
         small, large = ms_per_photo(detect, timed_small, args.gray), ms_per_photo(detect, timed_big, args.gray, 7)
-        rec = EmotionRecognizer(detector=name)  # decode excluded; detection, crops and the six-view classification
+        rec = EmotionRecognizer(detector=detect)  # decode excluded; detection, crops and the six-view classification
         e2e_small, e2e_large = ms_per_photo(rec.predict, timed_small, False), ms_per_photo(rec.predict, timed_big, False, 7)
         cells = [miss.get(s, "-") for s in ("ckplus48", "jaffe", "taiwan_dev", "wild_dev")]
-        print(f"| {name} | " + " | ".join(cells) + f" | {found}/{total} ({found / total:.3f}) | {false} | {pfound}/{ptotal} ({pfound / max(ptotal, 1):.3f}) | {pfalse} | {free_dets}/{len(free)} | {small:.1f} | {large:.1f} "
+        print(f"| {name} | " + " | ".join(cells) + f" | {found}/{total} ({found / total:.3f}) | {false} | {bands} | {pfound}/{ptotal} ({pfound / max(ptotal, 1):.3f}) | {pfalse} | {free_dets}/{len(free)} | {small:.1f} | {large:.1f} "
               f"| {e2e_small:.1f} | {e2e_large:.1f} |")
         sys.stdout.flush()
 

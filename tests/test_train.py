@@ -236,3 +236,25 @@ def test_channels_last_step_equals_the_nchw_step(batch: int) -> None:
     assert loss_a == pytest.approx(loss_b, rel=1e-5)
     # summation order differs between layouts: ~5e-5 after a 0.1-lr step here; a wrong layout is off by 1e-2 or more
     assert all(torch.allclose(a[k].float(), b[k].float(), atol=2e-4) for k in a)
+
+
+def test_split_seed_fixes_the_validation_faces_while_seed_moves_the_run(fer_root: Path, tmp_path: Path,
+                                                                         monkeypatch) -> None:
+    """--seed 1 --split-seed 0 validates on seed 0's faces: seeds compare on one split (rule revision 6)."""
+    import ferx.training.train as training
+    from ferx.data.splits import load_splits
+
+    seen = []
+
+    def stop_after_split(data, val_fraction, seed, *args):
+        seen.append(seed)
+        raise FerxError("stop here")  # the split's seed is what is tested
+
+    monkeypatch.setattr(training, "load_splits", stop_after_split)
+    for extra in ([], ["--split-seed", "0"]):
+        assert main(["train", "--data", str(fer_root), "--out", str(tmp_path / str(len(seen))), "--seed", "1",
+                     *extra]) == 2
+    assert seen == [1, 0]
+    val = {s: load_splits(fer_root, 0.1, s, 500)[0]["val"].images for s in (0, 1)}
+    assert not np.array_equal(val[0], val[1])  # why the fixed split matters: seed 1 alone validates on other faces
+    assert TrainConfig(seed=1, split_seed=0).val_seed == 0 and TrainConfig(seed=1).val_seed == 1

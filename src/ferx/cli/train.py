@@ -98,7 +98,9 @@ def add_train_args(t: argparse.ArgumentParser) -> None:
     t.add_argument("--patience", type=int, help=f"early-stopping patience in epochs (default {d.patience}; "
                    f"{FT['patience']} with --init)")
     t.add_argument("--val-fraction", type=float, default=d.val_fraction)
-    t.add_argument("--seed", type=int, default=d.seed)
+    t.add_argument("--seed", type=int, default=d.seed, help="seed of the initialisation, the batches and the split")
+    t.add_argument("--split-seed", type=int, help="seed of the validation split alone (default: --seed); keep it "
+                   "fixed to compare seeds on the same validation faces")
     t.add_argument("--limit", type=int, help="at most this many images per split (quick look)")
     t.add_argument("--model", default=d.model, help="model variant: emo (default) or original")
     t.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=d.bf16,
@@ -120,6 +122,7 @@ def _train_config(args: argparse.Namespace):
     schedule = {**{k: getattr(TrainConfig, k) for k in FINETUNE_SCHEDULE}, **(FINETUNE_SCHEDULE if args.init else {})}
     schedule.update({k: getattr(args, k) for k in FINETUNE_SCHEDULE if getattr(args, k) is not None})
     return TrainConfig(data=args.data, out=str(args.out), weight_decay=args.weight_decay, seed=args.seed,
+                       split_seed=getattr(args, "split_seed", None),
                        limit=args.limit, val_fraction=args.val_fraction, model=args.model, bf16=args.bf16,
                        channels_last=args.channels_last,
                        mixup_alpha=args.mixup, class_weight_power=args.class_weight, device=args.device,
@@ -166,13 +169,13 @@ def cmd_train(args: argparse.Namespace) -> int:
     config = TrainConfig.from_dict(json.loads((out / "config.json").read_text()))  # the resumed run's own data
     test = val = None
     if config.data and not _is_fer(config):  # any labelled folder: its own test and validation splits, from the seed
-        splits = load_splits(config.data, config.val_fraction, config.seed, config.limit, config.test_fraction,
+        splits = load_splits(config.data, config.val_fraction, config.val_seed, config.limit, config.test_fraction,
                              config.group_regex, config.detect)[0]
         test, val = splits["test"], splits["val"]
     # The probability temperature is fitted on the run's own validation split (FER-2013: its seed and fraction).
     metrics = evaluate_run(out / "best_model.pt", config.data, out, limit=config.limit, val_limit=config.limit,
                            command=summary["command"],
-                           test=test, val=val, seed=config.seed, val_fraction=config.val_fraction)
+                           test=test, val=val, seed=config.val_seed, val_fraction=config.val_fraction)
     print_headline(metrics)
     return 0
 

@@ -49,6 +49,7 @@ class TrainConfig:
     patience: int = 15  # epochs without a better validation accuracy before stopping
     val_fraction: float = 0.1
     seed: int = 0
+    split_seed: int | None = None  # seed of the validation split; None: `seed`. Fixed, runs of several seeds compare
     limit: int | None = None  # cap on images per split, for quick looks
     # bfloat16 autocast was ~2.5x faster on the machine of the first runs and is slower on CPUs without bf16 units;
     # float32 in the channels-last (NHWC) layout was the fastest on the 2-core CPU since (benchmarks/train_speed.py).
@@ -60,6 +61,11 @@ class TrainConfig:
     group_regex: str | None = None  # subject id in file names: no subject on both sides of a split
     detect: str | None = None  # face detector cropping a labelled folder's images first (e.g. "haar")
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    @property
+    def val_seed(self) -> int:
+        """The seed that draws the validation split (and --limit's sample)."""
+        return self.seed if self.split_seed is None else self.split_seed
 
     def __post_init__(self) -> None:
         self.validate()

@@ -179,7 +179,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
     world, _ = setup(cfg.device)
     if not world.main:  # rank 0 decodes and caches the data set first; the others then read its cache
         barrier(world)
-    splits, classes = load_splits(cfg.data, cfg.val_fraction, cfg.seed, cfg.limit, cfg.test_fraction,
+    splits, classes = load_splits(cfg.data, cfg.val_fraction, cfg.val_seed, cfg.limit, cfg.test_fraction,
                                   cfg.group_regex, cfg.detect)
     if world.main:
         barrier(world)
