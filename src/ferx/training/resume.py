@@ -26,6 +26,7 @@ ADDED_LATER: dict[str, object] = {
     "group_regex": None,
     "detect": None,
     "channels_last": False,  # NCHW before the option
+    "split_seed": None,  # the validation split came from `seed`
 }
 # The keys of the first TrainConfig: a saved configuration without one of these cannot be read.
 ORIGINAL = ("data", "out", "model", "epochs", "batch_size", "lr", "weight_decay", "label_smoothing", "ema_decay",
