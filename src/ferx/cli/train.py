@@ -98,9 +98,10 @@ def add_train_args(t: argparse.ArgumentParser) -> None:
     t.add_argument("--patience", type=int, help=f"early-stopping patience in epochs (default {d.patience}; "
                    f"{FT['patience']} with --init)")
     t.add_argument("--val-fraction", type=float, default=d.val_fraction)
-    t.add_argument("--seed", type=int, default=d.seed, help="seed of the initialisation, the batches and the split")
-    t.add_argument("--split-seed", type=int, help="seed of the validation split alone (default: --seed); keep it "
-                   "fixed to compare seeds on the same validation faces")
+    t.add_argument("--seed", type=int, default=d.seed,
+                   help="seed of the initialisation, the batches and (without --split-seed) the splits")
+    t.add_argument("--split-seed", type=int, help="seed of the validation split (and of a single folder's test split) "
+                   "alone (default: --seed); keep it fixed to compare seeds on the same validation faces")
     t.add_argument("--limit", type=int, help="at most this many images per split (quick look)")
     t.add_argument("--model", default=d.model, help="model variant: emo (default) or original")
     t.add_argument("--bf16", action=argparse.BooleanOptionalAction, default=d.bf16,
@@ -122,7 +123,7 @@ def _train_config(args: argparse.Namespace):
     schedule = {**{k: getattr(TrainConfig, k) for k in FINETUNE_SCHEDULE}, **(FINETUNE_SCHEDULE if args.init else {})}
     schedule.update({k: getattr(args, k) for k in FINETUNE_SCHEDULE if getattr(args, k) is not None})
     return TrainConfig(data=args.data, out=str(args.out), weight_decay=args.weight_decay, seed=args.seed,
-                       split_seed=getattr(args, "split_seed", None),
+                       split_seed=args.split_seed,
                        limit=args.limit, val_fraction=args.val_fraction, model=args.model, bf16=args.bf16,
                        channels_last=args.channels_last,
                        mixup_alpha=args.mixup, class_weight_power=args.class_weight, device=args.device,

@@ -49,7 +49,7 @@ class TrainConfig:
     patience: int = 15  # epochs without a better validation accuracy before stopping
     val_fraction: float = 0.1
     seed: int = 0
-    split_seed: int | None = None  # seed of the validation split; None: `seed`. Fixed, runs of several seeds compare
+    split_seed: int | None = None  # seed of the splits alone (None: `seed`); fixed, seeds compare on the same faces
     limit: int | None = None  # cap on images per split, for quick looks
     # bfloat16 autocast was ~2.5x faster on the machine of the first runs and is slower on CPUs without bf16 units;
     # float32 in the channels-last (NHWC) layout was the fastest on the 2-core CPU since (benchmarks/train_speed.py).
@@ -64,7 +64,7 @@ class TrainConfig:
 
     @property
     def val_seed(self) -> int:
-        """The seed that draws the validation split (and --limit's sample)."""
+        """The seed that draws the splits: validation, a single folder's test split, --limit's sample."""
         return self.seed if self.split_seed is None else self.split_seed
 
     def __post_init__(self) -> None:
