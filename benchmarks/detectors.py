@@ -15,6 +15,7 @@ images: the same scikit-image pictures that hold no face (and their mirror image
 from __future__ import annotations
 
 import argparse
+import importlib
 import os
 import sys
 import time
@@ -102,11 +103,11 @@ def scene_scores(detect, scenes, gray: bool) -> tuple[int, int, int, str]:
 def build(spec: str):
     """A detector from `name` or `name:key=value:...` (settings of its class, numbers as numbers)."""
     name, *settings = spec.split(":")
-    if not settings:
-        return get_detector(name)
-    detector = get_detector(name)
+    if name not in DETECTORS:
+        get_detector(name)  # raises the product's one-line error for an unknown name
+    module, cls = DETECTORS[name]
     kwargs = {k: float(v) if "." in v else int(v) for k, v in (item.split("=", 1) for item in settings)}
-    return type(detector)(**kwargs)
+    return getattr(importlib.import_module(f"ferx.inference.faces.{module}"), cls)(**kwargs)
 
 
 def crossdata_misses(detect, root: Path, gray: bool) -> dict[str, str]:

@@ -40,11 +40,11 @@ def crossval(cfg: TrainConfig, k: int, tta: str = "views", command: str = "", as
     whole = load_labelled(cfg.data, cfg.detect, cfg.group_regex)
     labels, classes = whole.split.labels, whole.classes
     rows, pooled_true, pooled_pred = [], [], []
-    for i, (tr, te) in enumerate(folds(labels, whole.groups, k, cfg.seed), start=1):
+    for i, (tr, te) in enumerate(folds(labels, whole.groups, k, cfg.val_seed), start=1):
         t0 = time.time()
         fold_cfg = replace(cfg, out=str(out / f"fold{i}"))
         splits = with_validation(whole.split.subset(tr), whole.groups[tr], whole.split.subset(te), cfg.val_fraction,
-                                 cfg.seed, cfg.limit)
+                                 cfg.val_seed, cfg.limit)
         row = {"fold": i, "train": len(splits["train"]), "val": len(splits["val"]), "test": len(splits["test"]),
                "test_subjects": sorted(set(whole.groups[te].tolist()))[:20]}
         if not as_is:
