@@ -52,8 +52,8 @@ def score(labels: list[str], preds: list[str | None]) -> dict:
     }
 
 
-def run_ferx(files, detector) -> tuple[list, list, list]:
-    rec = EmotionRecognizer(detector=detector)
+def run_ferx(files, detector, weights=None) -> tuple[list, list]:
+    rec = EmotionRecognizer(weights, detector=detector)
     preds, ms = [], []
     for path, _ in files:
         rgb = load_rgb(path)
@@ -76,6 +76,7 @@ def main(argv=None) -> None:
     ap.add_argument("--fer-python", default=os.environ.get("FER_PYTHON", "/work/fer-venv/bin/python"))
     ap.add_argument("--detectors", default=DEFAULT_DETECTOR, help="ferx detectors for the photo path, comma-separated")
     ap.add_argument("--sets", default=",".join(SETS))
+    ap.add_argument("--weights", help="ferx weights other than the packaged model (a candidate before its release)")
     ap.add_argument("--every", type=int, default=1, help="every N-th image of each set (sorted by path) for a quicker look")
     ap.add_argument("--json", help="also write every figure here")
     args = ap.parse_args(argv)
@@ -84,10 +85,10 @@ def main(argv=None) -> None:
         files = scan_labelled_folder(args.crossdata / name)[:: args.every]
         labels = [c for _, c in files]
         fer = run_fer(files, args.fer_python) if args.fer_python and Path(args.fer_python).exists() else None
-        whole, _ = run_ferx(files, None)
+        whole, _ = run_ferx(files, None, args.weights)
         result = {"images": len(files), "ferx whole image": score(labels, whole)}
         for det in args.detectors.split(","):
-            preds, ms = run_ferx(files, det)
+            preds, ms = run_ferx(files, det, args.weights)
             result[f"ferx photo ({det})"] = {**score(labels, preds), "ms_median": float(np.median(ms))}
         if fer is not None:
             assert [r["path"] for r in fer] == [str(p) for p, _ in files], "fer worker lost images"

@@ -1,22 +1,32 @@
 """Training throughput on this machine: images/second and seconds per FER-2013 epoch.
 
-Usage: python benchmarks/train_speed.py [--model emo] [--batch-size 128] [--steps 20]
+Usage: python benchmarks/train_speed.py [--model emo] [--batch-size 128] [--steps 20] [--teacher WEIGHTS]
+
+--teacher adds float32 channels-last steps with an online teacher labelling each batch (`ferx train
+--teacher-online`), the teacher run in PyTorch (channels-last, eval: what ferx uses) and in onnxruntime.
 """
 from __future__ import annotations
 
 import argparse
+import tempfile
 import time
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 
 from ferx.training.augment import AugmentConfig, augment_batch
+from ferx.export import export_onnx
+from ferx.inference.runtime import OnnxModel
+from ferx.training.distill import distill_loss, soft_targets
 from ferx.model import build_model
+from ferx.weights import load_model
 
 TRAIN_IMAGES = 25_838  # FER-2013 train minus the 10% validation split
 
 
-def measure(model_name: str, batch_size: int, steps: int, bf16: bool, channels_last: bool) -> float:
+def measure(model_name: str, batch_size: int, steps: int, bf16: bool, channels_last: bool, teacher=None) -> float:
+    """Training images per second; `teacher`: a callable labelling each augmented batch (distillation loss added)."""
     fmt = torch.channels_last if channels_last else torch.contiguous_format
     model = build_model(model_name).train().to(memory_format=fmt)
     opt = torch.optim.AdamW(model.parameters(), 1e-3)
@@ -28,7 +38,12 @@ def measure(model_name: str, batch_size: int, steps: int, bf16: bool, channels_l
             t0 = time.perf_counter()
         xb = augment_batch(x.float().div(255), AugmentConfig(), gen).contiguous(memory_format=fmt)
         with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
-            loss = F.cross_entropy(model(xb).float(), y)
+            logits = model(xb).float()
+            loss = F.cross_entropy(logits, y)
+        if teacher is not None:
+            with torch.no_grad():
+                q = soft_targets(teacher(xb), 3.0)
+            loss = 0.5 * loss + 0.5 * distill_loss(logits, q, 3.0)
         opt.zero_grad()
         loss.backward()
         opt.step()
@@ -40,12 +55,21 @@ def main() -> None:
     p.add_argument("--model", default="emo")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=20)
+    p.add_argument("--teacher", help="weights of an online teacher to time as well")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, batch {args.batch_size}")
     for bf16, channels_last in ((False, False), (True, False), (False, True), (True, True)):
         ips = measure(args.model, args.batch_size, args.steps, bf16, channels_last)
         name = f"{'bf16 autocast' if bf16 else 'float32'}, {'channels-last' if channels_last else 'NCHW'}"
         print(f"{name:28s} {ips:7.0f} train images/s  {TRAIN_IMAGES / ips:6.1f} s/epoch")
+    if args.teacher:
+        net, card = load_model(args.teacher)
+        with tempfile.TemporaryDirectory() as tmp:
+            export_onnx(net, Path(tmp) / "teacher.onnx", card)
+            teachers = {"PyTorch": net.to(memory_format=torch.channels_last), "onnxruntime": OnnxModel(Path(tmp) / "teacher.onnx")}
+        for name, teacher in teachers.items():
+            ips = measure(args.model, args.batch_size, args.steps, False, True, teacher)
+            print(f"{'f32 channels-last + ' + name:28s} {ips:7.0f} train images/s  {TRAIN_IMAGES / ips:6.1f} s/epoch")
 
 
 if __name__ == "__main__":

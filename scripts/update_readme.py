@@ -24,15 +24,17 @@ def comparison(m: dict) -> str:
 
 
 def teachers_text(summary: dict) -> str:
-    """For a distilled model: its teachers' runs, which come first (results/README.md has the full sequence)."""
+    """For a distilled model: its teachers' runs, each after its own teachers (results/README.md has the sequence)."""
     parts = [f"`{t['weights']}` (`{t.get('command', '?')}`"
              + (f", {t['train_wall_seconds'] / 60:.1f} minutes)" if "train_wall_seconds" in t else ")")
              for t in summary.get("teachers") or []]
-    return f"Distilled from the teacher {', '.join(parts)}. " if parts else ""
+    return f"Distilled from the teacher run{'s' if len(parts) > 1 else ''} {'; then '.join(parts)}. " if parts else ""
 
 
 def headline_block(metrics: dict) -> str:
     s = metrics["summary"]
+    checkpoint = (f"best validation epoch {s['best_epoch']} of {s['epochs_run']}" if s.get("best_val_acc") is not None
+                  else f"on train + validation with `--val-fraction 0`: the last epoch, {s['best_epoch']} of {s['epochs_run']}")
     rows = [
         "| model | params | test accuracy | macro F1 | micro AUC |",
         "|---|---:|---:|---:|---:|",
@@ -47,7 +49,7 @@ def headline_block(metrics: dict) -> str:
         "",
         f"{metrics['mflops']:.1f} MFLOPs per 48x48 face. {teachers_text(s)}Trained by `{s['command']}` in "
         f"{s['train_wall_seconds'] / 60:.1f} minutes of wall time on {s['machine']} "
-        f"(best validation epoch {s['best_epoch']} of {s['epochs_run']}), then evaluated in "
+        f"({checkpoint}), then evaluated in "
         f"{metrics['evaluate_seconds'] / 60:.1f} more; all on the 7,178-image test split, "
         "which no choice looked at. Details: [results/README.md](results/README.md); experiments: "
         "[docs/experiments.md](docs/experiments.md).",

@@ -146,3 +146,20 @@ def test_packaged_temperature_is_the_shipped_runs() -> None:
     assert load_model_card(pretrained_path()).temperature == pytest.approx(expected)
     assert OnnxModel(pretrained_path().with_suffix(".onnx")).card.temperature == pytest.approx(expected)
     assert EmotionRecognizer().temperature == pytest.approx(expected)
+
+
+def test_evaluate_takes_the_temperature_of_other_weights(hot_run: Path, fer_root: Path, tmp_path: Path) -> None:
+    """--temperature-from: a run without validation faces (--val-fraction 0) borrows its recipe's temperature."""
+    source, run = tmp_path / "source", tmp_path / "run"
+    shutil.copytree(hot_run, source)
+    shutil.copytree(hot_run, run)
+    card = load_model_card(source / "best_model.pt")
+    card.temperature = 1.5
+    save_card(card, card_path(source / "best_model.pt"))
+    assert main(["evaluate", "--weights", str(run / "best_model.pt"), "--data", str(fer_root), "--out", str(run),
+                 "--limit", "200", "--tta", "flip", "--temperature-from", str(source / "best_model.pt")]) == 0
+    c = json.loads((run / "metrics.json").read_text())["calibration"]
+    assert c["temperature"] == 1.5 and c["val_images"] == 0 and c["temperature_from"] == str(source / "best_model.pt")
+    assert load_model_card(run / "best_model.pt").temperature == 1.5
+    assert (run / "calibration.png").stat().st_size > 10_000 and c["nll_after"] != c["nll_before"]
+    assert f"taken from `{source / 'best_model.pt'}`" in (run / "README.md").read_text()

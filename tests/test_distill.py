@@ -116,6 +116,12 @@ def test_results_readme_names_the_teacher_runs_first(tmp_path) -> None:
         {"command": "ferx train --data d --name teacher", "train_wall_seconds": 4786.0, "machine": "2 cores"}))
     teachers = teacher_runs([str(tmp_path / "teacher" / "best_model.pt"), "elsewhere/best_model.pt"])
     assert teachers[0]["train_wall_seconds"] == 4786.0 and teachers[1] == {"weights": "elsewhere/best_model.pt"}
+    # A teacher that was itself distilled: its own teacher's run comes first, the whole chain (rule revision 7).
+    (tmp_path / "gen2").mkdir()
+    (tmp_path / "gen2" / "config.json").write_text(json.dumps({"teachers": [str(tmp_path / "teacher" / "best_model.pt")]}))
+    (tmp_path / "gen2" / "summary.json").write_text(json.dumps({"command": "ferx train --name gen2"}))
+    chain = teacher_runs([str(tmp_path / "gen2" / "best_model.pt")])
+    assert [t.get("command") for t in chain] == ["ferx train --data d --name teacher", "ferx train --name gen2"]
     row = {"accuracy": 0.5, "macro_f1": 0.5, "micro_auc": 0.5, "macro_auc": 0.5, "n_images": 10, "class_auc": {"a": 0.5},
            "confusion_matrix": [[1]], "per_class": {"a": {"precision": 1, "recall": 1, "f1-score": 1, "support": 1}},
            "weighted_f1": 0.5}

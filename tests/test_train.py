@@ -258,3 +258,27 @@ def test_split_seed_fixes_the_validation_faces_while_seed_moves_the_run(fer_root
     val = {s: load_splits(fer_root, 0.1, s, 500)[0]["val"].images for s in (0, 1)}
     assert not np.array_equal(val[0], val[1])  # why the fixed split matters: seed 1 alone validates on other faces
     assert TrainConfig(seed=1, split_seed=0).val_seed == 0 and TrainConfig(seed=1).val_seed == 1
+
+
+def test_val_fraction_zero_trains_on_every_image_and_keeps_the_last_epoch(fer_root: Path, tmp_path: Path) -> None:
+    """--val-fraction 0, a recipe's final model (rule revision 7): every image trains, the last epoch's average ships."""
+    from ferx.data.splits import load_splits
+
+    splits = load_splits(fer_root, 0.0, 0, 300)[0]
+    assert (len(splits["train"]), len(splits["val"])) == (300, 0)
+    out = tmp_path / "all"
+    assert main(["train", "--data", str(fer_root), "--out", str(out), "--epochs", "2", "--limit", "300",
+                 "--batch-size", "64", "--val-fraction", "0"]) == 0
+    assert [(r["val_loss"], r["val_acc"]) for r in history(out)] == [("nan", "nan")] * 2
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["best_epoch"] == 2 and summary["best_val_acc"] is None
+    ema = torch.load(out / "last.pt", weights_only=False)["ema"]
+    best = torch.load(out / "best_model.pt")
+    assert all(torch.equal(v, ema[f"module.{k}"]) for k, v in best.items())
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert "calibration" not in metrics and metrics["summary"]["best_epoch"] == 2
+    readme = (out / "README.md").read_text()
+    assert "the last epoch (2; trained on every training image, no validation split)" in readme
+    assert "nan" not in readme.lower()
+    with pytest.raises(FerxError, match="--val-fraction 1: a share of the training images"):
+        TrainConfig(val_fraction=1.0)

@@ -27,8 +27,8 @@ def print_headline(metrics: dict) -> None:
               f"{'  (default)' if key == metrics['default'] else ''}")
     if "calibration" in metrics:
         c = metrics["calibration"]
-        print(f"test calibration ({c['tta']}): temperature {c['temperature']:.4f} (fitted on {c['val_images']} validation "
-              f"images)  ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}  NLL {c['nll_before']:.4f} -> {c['nll_after']:.4f}")
+        source = c.get("temperature_from") or f"fitted on {c['val_images']} validation images"
+        print(f"test calibration ({c['tta']}): temperature {c['temperature']:.4f} ({source})  ECE {c['ece_before']:.4f} -> {c['ece_after']:.4f}  NLL {c['nll_before']:.4f} -> {c['nll_after']:.4f}")
 
 
 def positive_int(text: str) -> int:

@@ -49,6 +49,8 @@ def add_parsers(sub, d) -> None:
     e.add_argument("--val-fraction", type=float, default=d.val_fraction,
                    help="the validation split the probability temperature is fitted on, as `ferx train` made it")
     e.add_argument("--seed", type=int, default=d.seed, help="seed of that split (and of --limit's sample)")
+    e.add_argument("--temperature-from", metavar="WEIGHTS", help="take the temperature of these weights' card instead "
+                   "of fitting one (for weights trained with --val-fraction 0: no validation faces are left)")
     e.set_defaults(func=cmd_evaluate)
 
 
@@ -218,6 +220,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if args.weights is None:
         raise FerxError("give --weights: the FER-2013 evaluation writes beside them (the packaged model stays as it is)")
     metrics = evaluate_run(args.weights, args.data, args.out, limit=args.limit, tta=args.tta,
-                           command=command_line(args), model=args.model, seed=args.seed, val_fraction=args.val_fraction)
+                           command=command_line(args), model=args.model, seed=args.seed, val_fraction=args.val_fraction,
+                           temperature_from=args.temperature_from)
     print_headline(metrics)
     return 0

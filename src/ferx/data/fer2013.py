@@ -174,11 +174,14 @@ def stratified_limit(split: Split, limit: int | None, seed: int) -> Split:
 def load_dataset(
     root: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0, limit: int | None = None
 ) -> dict[str, Split]:
-    """train / val (stratified, seeded fraction of train) / test splits; `limit` caps each for quick runs."""
+    """train / val (stratified, seeded fraction of train; empty for 0) / test splits; `limit` caps each for quick runs."""
     splits = load_train_test(root)
     train = stratified_limit(splits["train"], limit, seed)
     what = f"--val-fraction {val_fraction:g}" + (f" of --limit {limit}" if limit is not None else "")
-    tr_idx, val_idx = stratified_split(train.labels, seed, what, test_size=val_fraction)
+    if val_fraction == 0:  # the final model of a recipe: every training image, no validation split
+        tr_idx, val_idx = np.arange(len(train)), np.arange(0)
+    else:
+        tr_idx, val_idx = stratified_split(train.labels, seed, what, test_size=val_fraction)
     return {
         "train": train.subset(np.sort(tr_idx)),
         "val": train.subset(np.sort(val_idx)),

@@ -90,8 +90,11 @@ def folds(labels: np.ndarray, groups: np.ndarray, k: int, seed: int) -> list[tup
 
 def with_validation(train: Split, groups: np.ndarray, test: Split, val_fraction: float, seed: int,
                     limit: int | None = None) -> dict[str, Split]:
-    """train / val / test, val a seeded stratified fraction of train (by subject where there are groups)."""
-    train_idx, val_idx = holdout(train.labels, groups, val_fraction, seed)
+    """train / val / test, val a seeded stratified fraction of train (by subject where there are groups; none for 0)."""
+    if val_fraction == 0:  # the final model of a recipe: every training image, no validation split
+        train_idx, val_idx = np.arange(len(train)), np.arange(0)
+    else:
+        train_idx, val_idx = holdout(train.labels, groups, val_fraction, seed)
     splits = {"train": train.subset(train_idx), "val": train.subset(val_idx), "test": test}
     return {k: stratified_limit(v, limit, seed) for k, v in splits.items()}
 

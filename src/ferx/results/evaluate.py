@@ -21,7 +21,7 @@ from .plots import plot_confusion, plot_curve, plot_reliability, plot_roc
 from .report import results_readme
 from ..inference.views import DEFAULT, MODES, check_mode, mode_probs, predict_views
 from ..model import CLASSES
-from ..weights import ModelCard, card_path, load_model, save_card
+from ..weights import ModelCard, card_path, load_model, load_model_card, save_card
 
 log = logging.getLogger(__name__)
 
@@ -45,6 +45,7 @@ def evaluate_run(
     weights: str | os.PathLike, data: str | os.PathLike, out: str | os.PathLike,
     limit: int | None = None, seed: int = 0, tta: str = DEFAULT, command: str = "", model: str | None = None,
     test: Split | None = None, val: Split | None = None, val_fraction: float = 0.1, val_limit: int | None = None,
+    temperature_from: str | os.PathLike | None = None,
 ) -> dict:
     """Evaluate `weights` on the test split of `data` under every test-time mode; `tta` is the headline's mode.
 
@@ -52,6 +53,7 @@ def evaluate_run(
     the validation images of the temperature); `val_limit` is a training run's own --limit, which shaped its split.
     Probabilities are calibrated on `val` (for FER-2013: the seeded `val_fraction` of train, as `ferx train` splits it;
     none given with a `test` of another data set: no calibration): one temperature for the headline's path.
+    `temperature_from`: weights whose card's temperature is taken instead (for a run left without validation faces).
     """
     started = time.time()
     out = Path(out)
@@ -76,7 +78,7 @@ def evaluate_run(
     summary = json.loads(summary_path.read_text()) if own_run and summary_path.exists() else {}
     history = read_history(out / "history.csv") if own_run else None
     if history:
-        summary.setdefault("best_epoch", max(history, key=lambda r: r["val_acc"])["epoch"])
+        summary.setdefault("best_epoch", max(history, key=lambda r: (r["val_acc"], r["epoch"]))["epoch"])
         plot_curve(history, "acc", "accuracy", "Accuracy per epoch", out / "acc_performance.png", summary["best_epoch"])
         plot_curve(history, "loss", "cross-entropy loss", "Loss per epoch", out / "loss_vs_eopoch.png", summary["best_epoch"])
     summary["command"] = summary.get("command") or command
@@ -88,9 +90,9 @@ def evaluate_run(
     plot_confusion(cm, out / "confusion_matrix_norm.png", normalize=True, names=card.classes)
     plot_roc(test.labels, default, out / "roc_curves.png", card.classes)
     write_text(out / "classification_report.txt", report_text(test.labels, default, card.classes))
-    if val is not None:
+    if temperature_from is not None or (val is not None and len(val)):  # --val-fraction 0 leaves no validation
         metrics["calibration"] = calibrate(net, card, val, stack[: MODES[metrics["default"]]].mean(0), test.labels,
-                                           metrics["default"], out)
+                                           metrics["default"], out, temperature_from)
         store_temperature(weights, out, card)
     metrics["evaluate_seconds"] = time.time() - started  # on `ferx train`'s clock too, after the training time
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
@@ -98,27 +100,37 @@ def evaluate_run(
     return metrics
 
 
-def teacher_runs(teachers: list[str]) -> list[dict]:
-    """Each distillation teacher's weights with the command and wall time of its run (its summary.json), if kept."""
+def teacher_runs(teachers: list[str], depth: int = 0) -> list[dict]:
+    """Each distillation teacher's weights with the command and wall time of its run (its summary.json), if kept;
+    a teacher that was itself distilled (its config.json names teachers) comes after its own teachers' runs."""
     runs = []
     for t in teachers:
+        config = Path(t).with_name("config.json")
+        if config.exists() and depth < 10:  # a chain of generations; the bound only guards against a looping record
+            runs += teacher_runs(json.loads(config.read_text()).get("teachers", []), depth + 1)
         summary = Path(t).with_name("summary.json")
         info = json.loads(summary.read_text()) if summary.exists() else {}
         runs.append({"weights": t, **{k: info[k] for k in ("command", "train_wall_seconds", "machine") if k in info}})
     return runs
 
 
-def calibrate(net: torch.nn.Module, card: ModelCard, val: Split, test_logits: torch.Tensor, test_labels: np.ndarray,
-              mode: str, out: Path) -> dict:
-    """Fit the temperature of path `mode` on `val` (set on `card`), measure it on the test logits, draw calibration.png."""
-    val_logits = predict_views(net, val.images, mode).mean(0)
-    card.temperature = fit_temperature(val_logits, val.labels)
+def calibrate(net: torch.nn.Module, card: ModelCard, val: Split | None, test_logits: torch.Tensor,
+              test_labels: np.ndarray, mode: str, out: Path, temperature_from: str | os.PathLike | None = None) -> dict:
+    """Fit the temperature of path `mode` on `val` (or take `temperature_from`'s card's), set it on `card`, measure it
+    on the test logits, draw calibration.png."""
+    fitted = {}
+    if temperature_from is None:
+        val_logits = predict_views(net, val.images, mode).mean(0)
+        card.temperature = fit_temperature(val_logits, val.labels)
+        fitted = {"val_images": len(val), "val_nll_before": nll(val_logits, val.labels),
+                  "val_nll_after": nll(val_logits, val.labels, card.temperature)}
+    else:
+        card.temperature = load_model_card(temperature_from).temperature
+        fitted = {"val_images": 0, "temperature_from": str(temperature_from)}
     before, after = softmax(test_logits), softmax(test_logits, card.temperature)
     plot_reliability(test_labels, before, after, card.temperature, out / "calibration.png")
     return {**calibration_metrics(card.temperature, test_logits, test_labels), "tta": mode,
-            "confidence_before": float(before.max(1).mean()), "confidence_after": float(after.max(1).mean()),
-            "val_images": len(val), "val_nll_before": nll(val_logits, val.labels),
-            "val_nll_after": nll(val_logits, val.labels, card.temperature)}
+            "confidence_before": float(before.max(1).mean()), "confidence_after": float(after.max(1).mean()), **fitted}
 
 
 def store_temperature(weights: str | os.PathLike, out: Path, card: ModelCard) -> None:

@@ -27,8 +27,12 @@ def plot_curve(history: list[dict], key: str, ylabel: str, title: str, path: Pat
     epochs = [r["epoch"] for r in history]
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(epochs, [r[f"train_{key}"] for r in history], label=f"train {key} (augmented batches)")
-    ax.plot(epochs, [r[f"val_{key}"] for r in history], label=f"validation {key}")
-    ax.axvline(best_epoch, color="gray", ls="--", lw=1, label=f"best validation epoch ({best_epoch})")
+    val = [r[f"val_{key}"] for r in history]
+    has_val = not all(v != v for v in val)  # NaN throughout: trained with --val-fraction 0
+    if has_val:
+        ax.plot(epochs, val, label=f"validation {key}")
+    ax.axvline(best_epoch, color="gray", ls="--", lw=1,
+               label=f"best validation epoch ({best_epoch})" if has_val else f"checkpoint: last epoch ({best_epoch})")
     ax.set(xlabel="epoch", ylabel=ylabel, title=title)
     ax.grid(alpha=0.3)
     ax.legend()

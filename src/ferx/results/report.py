@@ -24,6 +24,10 @@ ARTEFACTS = [
 
 def _curves_text(history: list[dict], best_epoch: int) -> list[str]:
     val = np.array([r["val_acc"] for r in history])
+    if np.isnan(val).all():
+        return [f"- No validation split (`--val-fraction 0`: every training image was trained on); the last epoch "
+                f"({best_epoch} of {len(history)}) is the checkpoint. Train loss there {history[-1]['train_loss']:.4f}, "
+                f"train accuracy (augmented batches, live weights) {history[-1]['train_acc']:.4f}."]
     best = val.max()
     # "Saturates": the first epoch within one point of the best validation accuracy.
     sat = history[int(np.argmax(val >= best - 0.01))]["epoch"]
@@ -66,8 +70,10 @@ def _calibration_text(c: dict, accuracy: float) -> list[str]:
         "", "## Calibration", "", "![reliability diagrams](calibration.png)", "",
         f"- Uncalibrated, the model is {way} on the test split: its top-class probability averages "
         f"{c['confidence_before']:.3f} where {accuracy:.3f} of the answers are right ({gap:+.3f}).",
-        f"- One temperature T = {c['temperature']:.3f}, fitted on the {c['val_images']:,} validation images (NLL, "
-        f"{NAMES.get(c['tta'], c['tta'])} path), divides the logits everywhere ferx returns scores "
+        f"- One temperature T = {c['temperature']:.3f}, "
+        + (f"fitted on the {c['val_images']:,} validation images (NLL, " if "temperature_from" not in c else
+           f"taken from `{c['temperature_from']}` (no validation faces were left; NLL, ")
+        + f"{NAMES.get(c['tta'], c['tta'])} path), divides the logits everywhere ferx returns scores "
         f"({'softens' if c['temperature'] > 1 else 'sharpens'} them; the argmax and accuracy do not change).",
         f"- Test expected calibration error (15 bins) {c['ece_before']:.4f} before, {c['ece_after']:.4f} after; "
         f"negative log likelihood {c['nll_before']:.4f} before, {c['nll_after']:.4f} after. The ROC curves and AUCs "
@@ -86,8 +92,11 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
     lines = [
         "# Mini-Xception-Emo on FER-2013: results",
         "",
-        f"Test split: {m['n_images']:,} images. Checkpoint: the epoch with the best validation accuracy "
-        f"(epoch {best_epoch}); the test split was not used for any choice.",
+        f"Test split: {m['n_images']:,} images. Checkpoint: "
+        + (f"the last epoch ({best_epoch}; trained on every training image, no validation split)"
+           if summary.get("epochs_run") and summary.get("best_val_acc", 0) is None
+           else f"the epoch with the best validation accuracy (epoch {best_epoch})")
+        + "; the test split was not used for any choice.",
         f"Prediction path: {DESCRIPTIONS[metrics['default']]}, "
         + ("the default of `ferx evaluate` and `ferx predict`." if metrics["default"] == DEFAULT
            else f"chosen by `--tta {metrics['default']}` (the default is the {NAMES[DEFAULT]})."),
@@ -101,8 +110,8 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
         lines.append(f"| {name}{mark} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['micro_auc']:.4f} | {r['macro_auc']:.4f} |")
     teachers = summary.get("teachers") or []
     if teachers:  # a distilled student: the teachers' runs come first
-        lines += ["", "Made in two steps. The teacher" + ("s" if len(teachers) > 1 else "") + ", whose view-averaged "
-                  "predictions on the training faces the student learns:", ""]
+        lines += ["", f"Made in {len(teachers) + 1} steps. The teacher run" + ("s, each after its own teachers"
+                  if len(teachers) > 1 else "") + " (a student learns its teachers' predictions on the training faces):", ""]
         for t in teachers:
             took = (f", {t['train_wall_seconds'] / 60:.1f} minutes of wall time on {t.get('machine', 'a CPU')}"
                     if "train_wall_seconds" in t else "")

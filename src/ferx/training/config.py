@@ -47,7 +47,7 @@ class TrainConfig:
     distill_weight: float = 0.5  # share of the distillation term in the loss; the hard-label term gets the rest
     distill_temperature: float = 3.0
     patience: int = 15  # epochs without a better validation accuracy before stopping
-    val_fraction: float = 0.1
+    val_fraction: float = 0.1  # 0: train on every training image, keep the last epoch (no choice is left to make)
     seed: int = 0
     split_seed: int | None = None  # seed of the splits alone (None: `seed`); fixed, seeds compare on the same faces
     limit: int | None = None  # cap on images per split, for quick looks
@@ -77,7 +77,8 @@ class TrainConfig:
             ("--epochs", self.epochs, isinstance(self.epochs, int) and self.epochs >= 1, "must be at least 1"),
             ("--batch-size", self.batch_size, isinstance(self.batch_size, int) and self.batch_size >= 1,
              "must be at least 1"),
-            ("--val-fraction", self.val_fraction, 0 < self.val_fraction < 1, "a share of the training images, between 0 and 1"),
+            ("--val-fraction", self.val_fraction, 0 <= self.val_fraction < 1,
+             "a share of the training images, at least 0 and under 1"),
             ("--test-fraction", self.test_fraction, 0 < self.test_fraction < 1, "a share of the images, between 0 and 1"),
             ("--limit", self.limit, self.limit is None or self.limit >= 1, "must be at least 1"),
             ("--patience", self.patience, self.patience >= 0, "must be 0 or more epochs"),

@@ -6,6 +6,7 @@ import io
 import json
 import logging
 import time
+from math import isnan, nan
 from dataclasses import asdict
 from pathlib import Path
 from typing import Callable
@@ -275,12 +276,13 @@ def fit(cfg: TrainConfig, splits: dict[str, Split], model: MiniXception | Callab
                              weight, soft, world, aug_gen)
         eval_model = ema.module if ema is not None else net
         sync_buffers(eval_model, world)
-        va = evaluate(eval_model, splits["val"], cfg.bf16, world)
+        # No validation split (--val-fraction 0): nothing to choose by, so the latest epoch is the one kept.
+        va = evaluate(eval_model, splits["val"], cfg.bf16, world) if len(splits["val"]) else {"loss": nan, "acc": nan}
         row = {"epoch": epoch, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"],
                "val_loss": va["loss"], "val_acc": va["acc"], "seconds": time.time() - t0}
         history.append(row)
-        if va["acc"] > best_acc:
-            best_acc, best_epoch = va["acc"], epoch
+        if va["acc"] > best_acc or isnan(va["acc"]):
+            best_acc, best_epoch = (va["acc"], epoch) if not isnan(va["acc"]) else (best_acc, epoch)
             if world.main:
                 save_torch({k: v.cpu() for k, v in eval_model.state_dict().items()}, out / "best_model.pt")
         if world.main:
@@ -295,6 +297,6 @@ def fit(cfg: TrainConfig, splits: dict[str, Split], model: MiniXception | Callab
         log.info("epoch %d/%d  train loss %.4f acc %.4f  val loss %.4f acc %.4f  lr %.2e  %.0fs%s",
                  epoch, cfg.epochs, tr["loss"], tr["acc"], va["loss"], va["acc"], lr, row["seconds"],
                  "  *best" if best_epoch == epoch else "")
-    return {"best_epoch": best_epoch, "best_val_acc": best_acc, "epochs_run": len(history),
+    return {"best_epoch": best_epoch, "best_val_acc": best_acc if best_acc >= 0 else None, "epochs_run": len(history),
             "train_seconds": sum(r["seconds"] for r in history),
             "train_wall_seconds": wall_before + time.time() - t_start, "command": command, **run_info}
