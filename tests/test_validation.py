@@ -22,7 +22,7 @@ NO_CUDA = not torch.cuda.is_available()
 @pytest.mark.parametrize("option, problem", [
     (["--epochs", "0"], "--epochs 0: must be at least 1"),
     (["--batch-size", "0"], "--batch-size 0: must be at least 1"),
-    (["--val-fraction", "0"], "--val-fraction 0: a share"),
+    (["--val-fraction", "-0.1"], "--val-fraction -0.1: a share"),  # 0 is allowed: train on every face
     (["--val-fraction", "1"], "--val-fraction 1: a share"),
     (["--limit", "0"], "--limit 0: must be at least 1"),
     (["--limit", "5"], "--limit 5: too few images for a stratified split"),  # 5 images, 7 classes
@@ -38,7 +38,7 @@ def test_unusable_training_values(option: list[str], problem: str, small_dataset
 
 
 @pytest.mark.parametrize("kwargs, problem", [
-    ({"epochs": 0}, "--epochs 0"), ({"batch_size": 0}, "--batch-size 0"), ({"val_fraction": 0.0}, "--val-fraction 0"),
+    ({"epochs": 0}, "--epochs 0"), ({"batch_size": 0}, "--batch-size 0"), ({"val_fraction": -0.1}, "--val-fraction -0.1"),
     ({"lr": -1.0}, "--lr -1"), ({"device": "gpu"}, "--device gpu"), ({"mixup_alpha": -0.5}, "--mixup -0.5"),
     ({"augment": AugmentConfig(scale=(1.1, 0.9))}, "--scale 1.1 0.9"), ({"augment": AugmentConfig(erase=2.0)}, "--erase 2"),
 ])
