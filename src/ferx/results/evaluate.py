@@ -118,7 +118,6 @@ def calibrate(net: torch.nn.Module, card: ModelCard, val: Split | None, test_log
               test_labels: np.ndarray, mode: str, out: Path, temperature_from: str | os.PathLike | None = None) -> dict:
     """Fit the temperature of path `mode` on `val` (or take `temperature_from`'s card's), set it on `card`, measure it
     on the test logits, draw calibration.png."""
-    fitted = {}
     if temperature_from is None:
         val_logits = predict_views(net, val.images, mode).mean(0)
         card.temperature = fit_temperature(val_logits, val.labels)

@@ -28,7 +28,7 @@ def plot_curve(history: list[dict], key: str, ylabel: str, title: str, path: Pat
     fig, ax = plt.subplots(figsize=(7, 4.5))
     ax.plot(epochs, [r[f"train_{key}"] for r in history], label=f"train {key} (augmented batches)")
     val = [r[f"val_{key}"] for r in history]
-    has_val = not all(v != v for v in val)  # NaN throughout: trained with --val-fraction 0
+    has_val = not np.isnan(val).all()  # NaN throughout: trained with --val-fraction 0
     if has_val:
         ax.plot(epochs, val, label=f"validation {key}")
     ax.axvline(best_epoch, color="gray", ls="--", lw=1,

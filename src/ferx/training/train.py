@@ -281,8 +281,9 @@ def fit(cfg: TrainConfig, splits: dict[str, Split], model: MiniXception | Callab
         row = {"epoch": epoch, "lr": lr, "train_loss": tr["loss"], "train_acc": tr["acc"],
                "val_loss": va["loss"], "val_acc": va["acc"], "seconds": time.time() - t0}
         history.append(row)
-        if va["acc"] > best_acc or isnan(va["acc"]):
-            best_acc, best_epoch = (va["acc"], epoch) if not isnan(va["acc"]) else (best_acc, epoch)
+        no_val = isnan(va["acc"])
+        if no_val or va["acc"] > best_acc:
+            best_epoch, best_acc = epoch, best_acc if no_val else va["acc"]
             if world.main:
                 save_torch({k: v.cpu() for k, v in eval_model.state_dict().items()}, out / "best_model.pt")
         if world.main:
