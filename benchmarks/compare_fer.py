@@ -6,6 +6,7 @@ Installs nothing. `fer` runs in its own venv (TensorFlow), made once as the READ
     python3 -m venv /work/fer-venv && /work/fer-venv/bin/pip install fer==25.10.3 --no-deps
     /work/fer-venv/bin/pip install tensorflow-cpu "opencv-python-headless<5" requests Pillow "setuptools<81"
     nice -n 19 python benchmarks/compare_fer.py [--fer-python /work/fer-venv/bin/python] [--detectors centerface,ssd,haar]
+        [--weights CANDIDATE.pt] [--tta views|flip|none]
 
 Both tools get the decoded image (BGR for fer, RGB for ferx); the time is the call that detects and classifies.
 A photo where a tool finds no face counts wrong; macro F1 is over the classes the set has.
@@ -28,6 +29,7 @@ from ferx import EmotionRecognizer
 from ferx.data.folders import scan_labelled_folder
 from ferx.inference.faces import DEFAULT_DETECTOR
 from ferx.inference.images import load_rgb
+from ferx.inference.views import DEFAULT, MODES
 
 ROOT = Path(__file__).resolve().parents[2] / "shared" / "crossdata"
 SETS = ("ckplus48", "jaffe", "taiwan_dev", "wild_dev")
@@ -52,8 +54,8 @@ def score(labels: list[str], preds: list[str | None]) -> dict:
     }
 
 
-def run_ferx(files, detector, weights=None) -> tuple[list, list]:
-    rec = EmotionRecognizer(weights, detector=detector)
+def run_ferx(files, detector, weights=None, tta: str = DEFAULT) -> tuple[list, list]:
+    rec = EmotionRecognizer(weights, detector=detector, tta=tta)
     preds, ms = [], []
     for path, _ in files:
         rgb = load_rgb(path)
@@ -77,6 +79,7 @@ def main(argv=None) -> None:
     ap.add_argument("--detectors", default=DEFAULT_DETECTOR, help="ferx detectors for the photo path, comma-separated")
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--weights", help="ferx weights other than the packaged model (a candidate before its release)")
+    ap.add_argument("--tta", default=DEFAULT, choices=list(MODES), help="ferx's prediction path (default: the product's)")
     ap.add_argument("--every", type=int, default=1, help="every N-th image of each set (sorted by path) for a quicker look")
     ap.add_argument("--json", help="also write every figure here")
     args = ap.parse_args(argv)
@@ -85,10 +88,10 @@ def main(argv=None) -> None:
         files = scan_labelled_folder(args.crossdata / name)[:: args.every]
         labels = [c for _, c in files]
         fer = run_fer(files, args.fer_python) if args.fer_python and Path(args.fer_python).exists() else None
-        whole, _ = run_ferx(files, None, args.weights)
+        whole, _ = run_ferx(files, None, args.weights, args.tta)
         result = {"images": len(files), "ferx whole image": score(labels, whole)}
         for det in args.detectors.split(","):
-            preds, ms = run_ferx(files, det, args.weights)
+            preds, ms = run_ferx(files, det, args.weights, args.tta)
             result[f"ferx photo ({det})"] = {**score(labels, preds), "ms_median": float(np.median(ms))}
         if fer is not None:
             assert [r["path"] for r in fer] == [str(p) for p, _ in files], "fer worker lost images"

@@ -1,9 +1,10 @@
 """Training throughput on this machine: images/second and seconds per FER-2013 epoch.
 
-Usage: python benchmarks/train_speed.py [--model emo] [--batch-size 128] [--steps 20] [--teacher WEIGHTS]
+Usage: python benchmarks/train_speed.py [--model emo] [--batch-size 128] [--steps 20] [--teacher WEIGHTS ...]
 
---teacher adds float32 channels-last steps with an online teacher labelling each batch (`ferx train
---teacher-online`), the teacher run in PyTorch (channels-last, eval: what ferx uses) and in onnxruntime.
+--teacher adds channels-last steps with an online teacher labelling each batch (`ferx train --teacher-online`):
+the first teacher in PyTorch (channels-last, eval: what ferx uses) and in onnxruntime under a float32 student,
+then every --teacher given (an ensemble, float32 PyTorch) under a float32 and a bf16-autocast student.
 """
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ import torch.nn.functional as F
 from ferx.training.augment import AugmentConfig, augment_batch
 from ferx.export import export_onnx
 from ferx.inference.runtime import OnnxModel
-from ferx.training.distill import distill_loss, soft_targets
+from ferx.training.distill import OnlineTeacher, distill_loss, soft_targets
 from ferx.model import build_model
 from ferx.weights import load_model
 
@@ -55,22 +56,28 @@ def main() -> None:
     p.add_argument("--model", default="emo")
     p.add_argument("--batch-size", type=int, default=128)
     p.add_argument("--steps", type=int, default=20)
-    p.add_argument("--teacher", help="weights of an online teacher to time as well")
+    p.add_argument("--teacher", action="append", default=[], help="weights of an online teacher (repeat for an ensemble)")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, model {args.model}, batch {args.batch_size}")
     for bf16, channels_last in ((False, False), (True, False), (False, True), (True, True)):
         ips = measure(args.model, args.batch_size, args.steps, bf16, channels_last)
         name = f"{'bf16 autocast' if bf16 else 'float32'}, {'channels-last' if channels_last else 'NCHW'}"
         print(f"{name:28s} {ips:7.0f} train images/s  {TRAIN_IMAGES / ips:6.1f} s/epoch")
-    if args.teacher:
-        net, card = load_model(args.teacher)
-        with tempfile.TemporaryDirectory() as tmp:
-            export_onnx(net, Path(tmp) / "teacher.onnx", card)
-            teachers = {"PyTorch": net.to(memory_format=torch.channels_last), "onnxruntime": OnnxModel(Path(tmp) / "teacher.onnx")}
-        for name, teacher in teachers.items():
-            ips = measure(args.model, args.batch_size, args.steps, False, True, teacher)
-            print(f"{'f32 channels-last + ' + name:28s} {ips:7.0f} train images/s  {TRAIN_IMAGES / ips:6.1f} s/epoch")
-
+    if not args.teacher:
+        return
+    net, card = load_model(args.teacher[0])
+    ensemble = OnlineTeacher(args.teacher, torch.device("cpu"), channels_last=True)  # what `ferx train` runs
+    with tempfile.TemporaryDirectory() as tmp:
+        export_onnx(net, Path(tmp) / "teacher.onnx", card)
+        runs = [("f32 channels-last + PyTorch", False, net.to(memory_format=torch.channels_last)),
+                ("f32 channels-last + onnxruntime", False, OnnxModel(Path(tmp) / "teacher.onnx"))]
+    n = f"{len(args.teacher)} teacher{'s' * (len(args.teacher) > 1)}"
+    if len(args.teacher) > 1:
+        runs.append((f"f32 channels-last + {n}", False, ensemble))
+    runs.append((f"bf16 channels-last + {n}", True, ensemble))
+    for name, bf16, teacher in runs:
+        ips = measure(args.model, args.batch_size, args.steps, bf16, True, teacher)
+        print(f"{name:32s} {ips:7.0f} train images/s  {TRAIN_IMAGES / ips:6.1f} s/epoch")
 
 if __name__ == "__main__":
     main()

@@ -1,0 +1,75 @@
+"""Which faces of the FER-2013 scenes does any detector find? Recall per detector, of pairs, and of all together.
+
+    nice -n 19 python benchmarks/detector_union.py [--detectors centerface,ssd,...] [--dlib-hog] [--scenes 40]
+    [--save-missed missed.png]
+
+The scenes are benchmarks/detectors.py's (FER-2013 test faces pasted at 40-200 px, IoU >= 0.3 counts as found).
+A face no detector finds bounds what switching or combining these detectors can reach. --dlib-hog adds dlib's HOG
+frontal-face detector (upsampled once, for faces under 80 px), when the optional `dlib-bin` wheel is installed;
+ferx does not depend on it.
+"""
+from __future__ import annotations
+
+import argparse
+import itertools
+import os
+from pathlib import Path
+
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+import cv2
+import numpy as np
+
+from detectors import ROOT, build, face_free_images, make_scenes
+from ferx.data.fer2013 import load_train_test
+from ferx.inference.faces.crop import iou
+
+
+def dlib_hog():
+    """dlib's HOG + linear SVM frontal-face detector, on the gray image upsampled once; boxes (x, y, w, h)."""
+    import dlib
+
+    detector = dlib.get_frontal_face_detector()
+
+    def detect(rgb: np.ndarray) -> list[tuple[int, int, int, int]]:
+        return [(r.left(), r.top(), r.width(), r.height()) for r in detector(cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY), 1)]
+    return detect
+
+
+def main(argv=None) -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--detectors", default="centerface,centerface:min_side=960:max_side=960,ssd")
+    ap.add_argument("--dlib-hog", action="store_true")
+    ap.add_argument("--fer", type=Path, default=ROOT / "fer2013")
+    ap.add_argument("--scenes", type=int, default=40)
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--save-missed", type=Path, help="a strip of the faces no detector finds (96 px each)")
+    args = ap.parse_args(argv)
+    test = load_train_test(args.fer)["test"]  # the same faces and scenes as benchmarks/detectors.py
+    faces = test.images[np.random.default_rng(1 + args.seed).permutation(len(test))[:400]]
+    scenes = make_scenes(faces, face_free_images(), args.scenes, seed=args.seed)
+    detectors = {name: build(name) for name in args.detectors.split(",")}
+    if args.dlib_hog:
+        detectors["dlib-hog"] = dlib_hog()
+    found = {name: [] for name in detectors}
+    for scene, boxes in scenes:
+        for name, detect in detectors.items():
+            dets = detect(scene)
+            found[name] += [any(iou(d, b) >= 0.3 for d in dets) for b in boxes]
+    found = {k: np.array(v) for k, v in found.items()}
+    total = len(next(iter(found.values())))
+    print(f"{args.scenes} scenes (seed {args.seed}), {total} faces")
+    for r in range(1, len(found) + 1):
+        for combo in itertools.combinations(found, r):
+            hits = np.logical_or.reduce([found[k] for k in combo]).sum()
+            print(f"{' | '.join(combo):60s} {hits:4d}/{total} ({hits / total:.3f})")
+    if args.save_missed:
+        missed = ~np.logical_or.reduce(list(found.values()))
+        crops = [cv2.resize(scene[y : y + h, x : x + w], (96, 96)) for scene, boxes in scenes for x, y, w, h in boxes]
+        strip = [c for c, m in zip(crops, missed) if m]
+        if strip:
+            cv2.imwrite(str(args.save_missed), cv2.cvtColor(np.hstack(strip), cv2.COLOR_RGB2BGR))
+
+
+if __name__ == "__main__":
+    main()
