@@ -79,5 +79,6 @@ def main() -> None:
         ips = measure(args.model, args.batch_size, args.steps, bf16, True, teacher)
         print(f"{name:32s} {ips:7.0f} train images/s  {TRAIN_IMAGES / ips:6.1f} s/epoch")
 
+
 if __name__ == "__main__":
     main()
