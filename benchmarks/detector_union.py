@@ -20,9 +20,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import cv2
 import numpy as np
 
-from detectors import ROOT, build, face_free_images, make_scenes
-from ferx.data.fer2013 import load_train_test
-from ferx.inference.faces.crop import iou
+from detectors import ROOT, build, face_free_images, found_faces, make_scenes, scene_faces
 
 
 def dlib_hog():
@@ -45,17 +43,14 @@ def main(argv=None) -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--save-missed", type=Path, help="a strip of the faces no detector finds (96 px each)")
     args = ap.parse_args(argv)
-    test = load_train_test(args.fer)["test"]  # the same faces and scenes as benchmarks/detectors.py
-    faces = test.images[np.random.default_rng(1 + args.seed).permutation(len(test))[:400]]
-    scenes = make_scenes(faces, face_free_images(), args.scenes, seed=args.seed)
+    scenes = make_scenes(scene_faces(args.fer, args.seed), face_free_images(), args.scenes, seed=args.seed)
     detectors = {name: build(name) for name in args.detectors.split(",")}
     if args.dlib_hog:
         detectors["dlib-hog"] = dlib_hog()
     found = {name: [] for name in detectors}
     for scene, boxes in scenes:
         for name, detect in detectors.items():
-            dets = detect(scene)
-            found[name] += [any(iou(d, b) >= 0.3 for d in dets) for b in boxes]
+            found[name] += found_faces(detect(scene), boxes)
     found = {k: np.array(v) for k, v in found.items()}
     total = len(next(iter(found.values())))
     print(f"{args.scenes} scenes (seed {args.seed}), {total} faces")

@@ -86,13 +86,24 @@ def _near(a, b, gap: int = 8) -> bool:
     return not (a[0] + a[2] + gap <= b[0] or b[0] + b[2] + gap <= a[0] or a[1] + a[3] + gap <= b[1] or b[1] + b[3] + gap <= a[1])
 
 
+def scene_faces(fer: Path, seed: int) -> np.ndarray:
+    """The 400 FER-2013 test faces that the scenes of `seed` paste, in order."""
+    test = load_train_test(fer)["test"]
+    return test.images[np.random.default_rng(1 + seed).permutation(len(test))[:400]]
+
+
+def found_faces(dets, boxes) -> list[bool]:
+    """For each true box, whether a detection overlaps it with IoU >= 0.3."""
+    return [any(iou(d, b) >= 0.3 for d in dets) for b in boxes]
+
+
 def scene_scores(detect, scenes, gray: bool) -> tuple[int, int, int, str]:
     """(faces found, faces in all, false detections, found/all per 40-px band of face size), IoU >= 0.3 matching."""
     found = total = false = 0
     bands = np.zeros((2, 4), int)
     for scene, boxes in scenes:
         dets = detect(cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY) if gray else scene)
-        matched = [any(iou(d, b) >= 0.3 for d in dets) for b in boxes]
+        matched = found_faces(dets, boxes)
         found, total = found + sum(matched), total + len(boxes)
         false += sum(not any(iou(d, b) >= 0.3 for b in boxes) for d in dets)
         for b, m in zip(boxes, matched):
@@ -145,8 +156,7 @@ def main(argv=None) -> None:
     ap.add_argument("--no-crossdata", action="store_true", help="skip the crossdata misses (the slow part)")
     ap.add_argument("--gray", action="store_true", help="give detectors the gray image (as ferx's photo path does)")
     args = ap.parse_args(argv)
-    test = load_train_test(args.fer)["test"]
-    faces = test.images[np.random.default_rng(1 + args.seed).permutation(len(test))[:400]]
+    faces = scene_faces(args.fer, args.seed)
     free = face_free_images()
     scenes = make_scenes(faces, free, args.scenes, seed=args.seed)
     big = make_scenes(faces, free, 1, size=(1632, 1224), seed=5)[0][0]
