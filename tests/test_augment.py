@@ -28,6 +28,16 @@ def test_augment_with_everything_off_is_the_identity() -> None:
     assert torch.allclose(augment_batch(x, off, torch.Generator().manual_seed(0)), x, atol=1e-5)
 
 
+def test_lighting_jitter_changes_each_faces_contrast_and_brightness_within_bounds() -> None:
+    off = AugmentConfig(flip=0, max_shift=0, max_rotate=0, scale=(1, 1), erase=0)
+    x = batch(256) * 0.5 + 0.25  # room on both sides, so the clamp to [0, 1] never bites
+    y = augment_batch(x, AugmentConfig(**{**off.__dict__, "light": 0.3}), torch.Generator().manual_seed(0))
+    contrast = y.std(dim=(1, 2, 3)) / x.std(dim=(1, 2, 3))
+    shift = y.mean(dim=(1, 2, 3)) - x.mean(dim=(1, 2, 3))
+    assert contrast.min() >= 0.7 - 1e-4 and contrast.max() <= 1.3 + 1e-4 and contrast.std() > 0.1
+    assert shift.abs().max() <= 0.15 + 1e-4 and shift.std() > 0.05
+
+
 def test_mixup_blends_each_image_with_its_partner() -> None:
     x = batch()
     mixed, perm, lam = mixup(x, 0.2, torch.Generator().manual_seed(3))

@@ -41,6 +41,7 @@ def test_unusable_training_values(option: list[str], problem: str, small_dataset
     ({"epochs": 0}, "--epochs 0"), ({"batch_size": 0}, "--batch-size 0"), ({"val_fraction": -0.1}, "--val-fraction -0.1"),
     ({"lr": -1.0}, "--lr -1"), ({"device": "gpu"}, "--device gpu"), ({"mixup_alpha": -0.5}, "--mixup -0.5"),
     ({"augment": AugmentConfig(scale=(1.1, 0.9))}, "--scale 1.1 0.9"), ({"augment": AugmentConfig(erase=2.0)}, "--erase 2"),
+    ({"augment": AugmentConfig(light=1.0)}, "--light 1"),
 ])
 def test_train_config_checks_itself(kwargs: dict, problem: str) -> None:
     with pytest.raises(FerxError, match=problem):

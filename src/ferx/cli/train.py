@@ -87,6 +87,8 @@ def add_train_args(t: argparse.ArgumentParser) -> None:
                    help="range of the random zoom")
     t.add_argument("--erase", type=float, default=d.augment.erase, metavar="P",
                    help="probability of random erasing per face")
+    t.add_argument("--light", type=float, default=d.augment.light, metavar="L",
+                   help="lighting jitter: contrast x U(1-L, 1+L), brightness + U(-L/2, L/2) (0: off)")
     t.add_argument("--teacher", action="append", metavar="WEIGHTS",
                    help="distil from this model's view-averaged logits (repeat for an ensemble)")
     t.add_argument("--teacher-views", default=d.teacher_views, choices=list(MODES),
@@ -120,7 +122,7 @@ def _train_config(args: argparse.Namespace):
     from ..training.train import TrainConfig
 
     # Every value is checked by TrainConfig.validate(), so Python users get the same one-line errors.
-    augment = AugmentConfig(max_rotate=args.rotate, scale=tuple(args.scale), erase=args.erase)
+    augment = AugmentConfig(max_rotate=args.rotate, scale=tuple(args.scale), erase=args.erase, light=args.light)
     # Fine-tuning a few hundred faces wants another schedule than FER-2013 from scratch (training/finetune.py).
     schedule = {**{k: getattr(TrainConfig, k) for k in FINETUNE_SCHEDULE}, **(FINETUNE_SCHEDULE if args.init else {})}
     schedule.update({k: getattr(args, k) for k in FINETUNE_SCHEDULE if getattr(args, k) is not None})

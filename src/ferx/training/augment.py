@@ -1,4 +1,4 @@
-"""Batch-level augmentation as tensor ops: one random affine (flip, shift, rotation, scale), random erasing, mixup."""
+"""Batch-level augmentation as tensor ops: one random affine (flip, shift, rotation, scale), lighting, random erasing, mixup."""
 from __future__ import annotations
 
 import math
@@ -17,6 +17,7 @@ class AugmentConfig:
     scale: tuple[float, float] = (0.9, 1.1)
     erase: float = 0.25  # probability of erasing one rectangle
     erase_area: tuple[float, float] = (0.02, 0.2)
+    light: float = 0.0  # contrast x U(1-light, 1+light) about the face's mean, brightness + U(-light/2, light/2)
 
 
 def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> torch.Tensor:
@@ -36,6 +37,11 @@ def augment_batch(x: torch.Tensor, cfg: AugmentConfig, gen: torch.Generator) -> 
     )
     grid = F.affine_grid(theta, list(x.shape), align_corners=False)
     x = F.grid_sample(x, grid, mode="bilinear", padding_mode="border", align_corners=False)
+    if cfg.light > 0:  # no draws when off, so runs from before this option replay the same
+        contrast = uniform(1 - cfg.light, 1 + cfg.light).view(n, 1, 1, 1)
+        bright = uniform(-cfg.light / 2, cfg.light / 2).view(n, 1, 1, 1)
+        mean = x.mean(dim=(1, 2, 3), keepdim=True)
+        x = ((x - mean) * contrast + mean + bright).clamp(0, 1)
     if cfg.erase > 0:
         area = uniform(*cfg.erase_area) * h * w
         aspect = torch.exp(uniform(math.log(0.3), math.log(3.3)))

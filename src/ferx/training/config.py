@@ -92,6 +92,7 @@ class TrainConfig:
             ("--distill-temperature", self.distill_temperature, self.distill_temperature > 0, "must be positive"),
             ("--rotate", a.max_rotate, a.max_rotate >= 0, "must be positive, or 0 to turn it off"),
             ("--erase", a.erase, 0 <= a.erase <= 1, "a probability, between 0 and 1"),
+            ("--light", a.light, 0 <= a.light < 1, "at least 0 (off) and under 1"),
             ("--scale", " ".join(f"{v:g}" for v in a.scale), len(a.scale) == 2 and 0 < a.scale[0] <= a.scale[1],
              "needs 0 < LOW <= HIGH"),
         ]
