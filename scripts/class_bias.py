@@ -67,7 +67,8 @@ def main() -> None:
     p = argparse.ArgumentParser()
     p.add_argument("--weights", action="append", help="default results/best_model.pt; repeat with --halves")
     p.add_argument("--data", default="../shared/fer2013")
-    p.add_argument("--halves", type=int, metavar="N", help="validation only: N random halvings, fit on one, score the other")
+    p.add_argument("--halves", type=int, metavar="N",
+                   help="validation only: N random halvings, fit on one half, score the other")
     args = p.parse_args()
     weights = args.weights or ["results/best_model.pt"]
     if args.halves:

@@ -15,7 +15,8 @@ from ferx.results.evaluate import read_history
 
 def augment_text(aug: dict) -> str:
     """The augmentation settings that differ from today's defaults, or ""."""
-    names = {"flip": "flip p", "max_shift": "shift", "max_rotate": "rotate", "scale": "scale", "erase": "erase p", "light": "light"}
+    names = {"flip": "flip p", "max_shift": "shift", "max_rotate": "rotate", "scale": "scale", "erase": "erase p",
+             "light": "light"}
     changed = []
     for key, name in names.items():
         value, default = aug.get(key), getattr(AugmentConfig(), key)

@@ -1,4 +1,4 @@
-"""Batch-level augmentation as tensor ops: one random affine (flip, shift, rotation, scale), lighting, random erasing, mixup."""
+"""Batch augmentation as tensor ops: one random affine (flip, shift, rotation, scale), lighting, erasing, mixup."""
 from __future__ import annotations
 
 import math
