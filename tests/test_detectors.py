@@ -18,10 +18,10 @@ def test_faces(fer_root):
 
 
 def test_unknown_detector_names_the_valid_ones():
-    with pytest.raises(FerxError, match="unknown detector 'mtcnn'.*haar.*ssd"):
-        get_detector("mtcnn")
+    with pytest.raises(FerxError, match="unknown detector 'retinaface'.*haar.*ssd"):
+        get_detector("retinaface")
     with pytest.raises(FerxError, match="unknown detector"):
-        EmotionRecognizer(detector="mtcnn")  # a FerxError, not a TypeError when the first image arrives
+        EmotionRecognizer(detector="retinaface")  # a FerxError, not a TypeError when the first image arrives
     assert DEFAULT_DETECTOR in DETECTORS and {"haar", "ssd"} <= set(DETECTORS)
 
 
@@ -36,20 +36,22 @@ def test_callable_detector_is_used_as_given():
     assert seen == [(100, 120)] and [f.box for f in faces] == [(10, 20, 30, 30)]
 
 
-def test_default_detector_finds_every_face_of_a_scene(test_faces):
+@pytest.mark.parametrize("name", [DEFAULT_DETECTOR, "mtcnn"])
+def test_detector_finds_every_face_of_a_scene(test_faces, name):
     scene = background(540, 960, seed=3)
     places = [(30, 40, 48), (150, 60, 64), (300, 40, 90), (450, 250, 120), (620, 60, 150), (90, 300, 180)]
     truth = [paste(scene, test_faces[13 * k], x, y, s) for k, (x, y, s) in enumerate(places)]
-    boxes = get_detector(DEFAULT_DETECTOR)(scene)
+    boxes = get_detector(name)(scene)
     found = [any(_iou(b, t) >= 0.3 for b in boxes) for t in truth]
     assert all(found), f"missed faces of {[t[2] for t, f in zip(truth, found) if not f]} px"
     assert len(boxes) == len(truth)  # one box per face, nothing else
 
 
-def test_a_face_that_fills_the_frame_is_found(test_faces):
+@pytest.mark.parametrize("name", [DEFAULT_DETECTOR, "mtcnn"])
+def test_a_face_that_fills_the_frame_is_found(test_faces, name):
     import cv2
 
-    detect = get_detector(DEFAULT_DETECTOR)
+    detect = get_detector(name)
     for i in (26, 39, 52):  # tight crops, like CK+ or LFW-style sets: found once the image gets a border
         boxes = detect(cv2.resize(test_faces[i], (200, 200), interpolation=cv2.INTER_CUBIC))
         assert len(boxes) == 1 and boxes[0][2] * boxes[0][3] >= 0.3 * 200 * 200, (i, boxes)
@@ -63,10 +65,10 @@ def _on(box, truth, min_iou: float) -> bool:
 
 # CenterFace boxes a face taller than wide (WIDER FACE's convention): 0.56x0.88 of a pasted FER-2013 square at
 # 520 px, IoU 0.50; the SSD's squarer box overlaps it more. Both are centred on it.
-MIN_IOU = {"ssd": 0.5, "centerface": 0.4}
+MIN_IOU = {"ssd": 0.5, "centerface": 0.4, "mtcnn": 0.4}
 
 
-@pytest.mark.parametrize("name", ["ssd", "centerface"])
+@pytest.mark.parametrize("name", ["ssd", "centerface", "mtcnn"])
 def test_large_photo_is_searched_downscaled_and_boxed_in_original_pixels(test_faces, name):
     # 2048x1536: the pass runs on a downscaled copy; boxes must land on the faces of the full-size photo
     scene = background(1536, 2048, seed=4)
@@ -119,12 +121,11 @@ def test_ssd_keeps_sure_boxes_the_recheck_drops_and_no_box_inside_another(monkey
     assert scores.tolist() == pytest.approx([0.95, 0.7])
 
 
-def test_centerface_gives_five_landmarks_inside_each_face(test_faces):
-    from ferx.inference.faces.centerface import CenterFaceDetector
-
+@pytest.mark.parametrize("name", ["centerface", "mtcnn"])
+def test_landmark_detectors_give_five_points_inside_each_face(test_faces, name):
     scene = background(480, 640, seed=6)
     truth = paste(scene, test_faces[26], 200, 100, 200)
-    boxes, scores, points = CenterFaceDetector().detect(scene)
+    boxes, scores, points = get_detector(name).detect(scene)
     assert len(boxes) == 1 and scores[0] >= 0.3 and points.shape == (1, 5, 2)
     (x, y, w, h), p = boxes[0], points[0]
     assert ((p[:, 0] >= x) & (p[:, 0] <= x + w) & (p[:, 1] >= y) & (p[:, 1] <= y + h)).all(), (boxes, p)

@@ -51,5 +51,5 @@ def test_evaluate_folder_counts_misses_wrong(labelled: Path, tmp_path: Path):
 
 
 def test_evaluate_rejects_unknown_detector(labelled: Path, tmp_path: Path, capsys):
-    assert main(["evaluate", "--data", str(labelled), "--out", str(tmp_path / "e"), "--detect", "mtcnn"]) == 2
-    assert "unknown detector 'mtcnn'" in capsys.readouterr().err
+    assert main(["evaluate", "--data", str(labelled), "--out", str(tmp_path / "e"), "--detect", "retinaface"]) == 2
+    assert "unknown detector 'retinaface'" in capsys.readouterr().err

@@ -35,8 +35,8 @@ class Face:
 class EmotionRecognizer:
     """Detect faces and classify their expressions; packaged weights and CPU unless told otherwise.
 
-    `detector`: a name from ferx.inference.faces.DETECTORS ("centerface", the default, "ssd", "haar", "blazeface"),
-    None (the whole image is one face), or a callable gray image -> boxes (x, y, w, h).
+    `detector`: a name from ferx.inference.faces.DETECTORS ("centerface", the default, "ssd", "haar", "blazeface",
+    "mtcnn"), None (the whole image is one face), or a callable gray image -> boxes (x, y, w, h).
     `tta`: "views" (default, as `ferx evaluate`: face, mirror, 2-px shifts and a 44-px zoom of each, 12 passes),
     "flip" (face + mirror) or "none"; True and False mean "views" and "none".
     `backend`: "torch", "onnx" (onnxruntime, CPU; `weights` then names an .onnx file), "int8" (the packaged

@@ -13,6 +13,7 @@ DETECTORS: dict[str, tuple[str, str]] = {
     "blazeface": ("blazeface", "BlazeFaceDetector"),
     "centerface": ("centerface", "CenterFaceDetector"),
     "centerface-int8": ("centerface", "CenterFaceInt8Detector"),
+    "mtcnn": ("mtcnn", "MTCNNDetector"),
 }
 DEFAULT_DETECTOR = "centerface"  # benchmarks/detectors.py: no crossdata misses, 5-12x faster than ssd on photos
 
