@@ -81,7 +81,7 @@ def _nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, by_min: bool =
 def _square(boxes: np.ndarray) -> np.ndarray:
     """Each box as the square of its longer side around the same centre."""
     wh = boxes[:, 2:4] - boxes[:, :2]
-    side = wh.max(1, keepdims=True)
+    side = np.maximum(wh.max(1, keepdims=True), 1.0)  # never an empty crop, whatever the regression says
     out = boxes.copy()
     out[:, :2] = boxes[:, :2] + wh / 2 - side / 2
     out[:, 2:4] = out[:, :2] + side
