@@ -12,7 +12,7 @@ from importlib import resources
 import cv2
 import numpy as np
 
-from .crop import Box, clip_box, not_nested
+from .crop import Box, face_boxes, search_or_border
 
 STRIDE = 4  # the heatmap has one cell per 4x4 input pixels
 
@@ -72,15 +72,9 @@ class CenterFaceDetector:
         """Boxes (x, y, w, h), scores and landmarks (N, 5, 2) for a gray (H, W) or RGB (H, W, 3) uint8 image."""
         image = image if image.ndim == 2 else np.ascontiguousarray(image[..., :3])
         h, w = image.shape[:2]
-        boxes, scores, points = self._search(image)
-        if not len(boxes) and self.pad:
-            # a face that fills the frame (a tight crop) is found once the image has a border around it
-            p = int(round(self.pad * max(h, w)))
-            boxes, scores, points = self._search(cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_REPLICATE))
-            boxes, points = boxes - [p, p, 0, 0], points - p
-        out = [clip_box(tuple(int(round(v)) for v in b), w, h) for b in boxes]
-        keep = [i for i in not_nested(out) if out[i][2] >= 4 and out[i][3] >= 4]
-        return [out[i] for i in keep], scores[keep], points[keep]
+        (boxes, scores, points), p = search_or_border(self._search, image, self.pad)
+        out, keep = face_boxes(boxes - [p, p, 0, 0], w, h)
+        return out, scores[keep], points[keep] - p
 
     def __call__(self, image: np.ndarray) -> list[Box]:
         return sorted(self.detect(image)[0], key=lambda b: (b[0], b[1]))

@@ -39,6 +39,24 @@ def not_nested(boxes: Sequence[Box]) -> list[int]:
             if not any(b[2] * b[3] > a[2] * a[3] and overlap(a, b) >= 0.6 * a[2] * a[3] for b in boxes)]
 
 
+def search_or_border(search: Callable[[np.ndarray], tuple], image: np.ndarray, pad: float) -> tuple[tuple, int]:
+    """`search(image)`, whose first item is the boxes; where it finds none, the same on the image with a replicated
+    border of `pad` times its long side. Returns the result and the border's width (0 without a second search)."""
+    found = search(image)
+    if len(found[0]) or not pad:
+        return found, 0
+    # a face that fills the frame (a tight crop) is found once the image has a border around it
+    p = int(round(pad * max(image.shape[:2])))
+    return search(cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_REPLICATE)), p
+
+
+def face_boxes(boxes: np.ndarray, w: int, h: int) -> tuple[list[Box], list[int]]:
+    """Float (x, y, w, h) rows as int boxes inside a w x h image, less nested and tiny (< 4 px) ones; and the rows kept."""
+    out = [clip_box(tuple(int(round(v)) for v in b), w, h) for b in boxes]
+    keep = [i for i in not_nested(out) if out[i][2] >= 4 and out[i][3] >= 4]
+    return [out[i] for i in keep], keep
+
+
 def check_boxes(boxes: Sequence[Sequence[float]], shape: tuple[int, ...]) -> list[Box]:
     """User-given boxes as int (x, y, w, h); a FerxError for one of no size, off the image or over twice its size."""
     h, w = shape[:2]

@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from .crop import Box, clip_box, not_nested
+from .crop import Box, face_boxes, search_or_border
 
 
 class _Net(nn.Module):
@@ -65,7 +65,8 @@ def _load(net: _Net, weights: dict[str, np.ndarray], prefix: str) -> _Net:
 
 
 def _nms(boxes: np.ndarray, scores: np.ndarray, threshold: float, by_min: bool = False) -> np.ndarray:
-    """Greedy suppression on (x0, y0, x1, y1) boxes; overlap over the union, or over the smaller box."""
+    """Greedy suppression on (x0, y0, x1, y1) boxes as facenet does it: overlap over the union, or over the smaller
+    box (which cv2.dnn.NMSBoxes, used elsewhere, cannot do)."""
     area = (boxes[:, 2] - boxes[:, 0] + 1) * (boxes[:, 3] - boxes[:, 1] + 1)
     order, keep = np.argsort(scores)[::-1], []
     while order.size:
@@ -153,7 +154,7 @@ class MTCNNDetector:
         return np.concatenate(found) if found else np.zeros((0, 9))
 
     def _search(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(x0, y0, x1, y1) boxes, scores and (N, 5, 2) landmarks of the faces in a gray or RGB image."""
+        """(x, y, w, h) boxes, scores and (N, 5, 2) landmarks of the faces in a gray or RGB image."""
         none = np.zeros((0, 4)), np.zeros(0), np.zeros((0, 5, 2))
         boxes = self._proposals(image)
         if not len(boxes):
@@ -178,7 +179,7 @@ class MTCNNDetector:
                            marks[:, 5:] * wh[:, 1:] + boxes[:, 1:2] - 1], 2)
         boxes = _refine(boxes, reg)
         keep = _nms(boxes, score, 0.7, by_min=True)
-        return boxes[keep], score[keep], points[keep]
+        return np.concatenate([boxes[keep, :2], boxes[keep, 2:4] - boxes[keep, :2]], 1), score[keep], points[keep]
 
     def detect(self, image: np.ndarray) -> tuple[list[Box], np.ndarray, np.ndarray]:
         """Boxes (x, y, w, h), scores and landmarks (N, 5, 2) for a gray (H, W) or RGB (H, W, 3) uint8 image."""
@@ -188,17 +189,9 @@ class MTCNNDetector:
         if shrink < 1:
             image = cv2.resize(image, (round(w * shrink), round(h * shrink)), interpolation=cv2.INTER_AREA)
         with self.lock, torch.inference_mode():
-            boxes, scores, points = self._search(image)
-            if not len(boxes) and self.pad:
-                # a face that fills the frame (a tight crop) is found once the image has a border around it
-                p = int(round(self.pad * max(image.shape[:2])))
-                boxes, scores, points = self._search(cv2.copyMakeBorder(image, p, p, p, p, cv2.BORDER_REPLICATE))
-                boxes, points = boxes - p, points - p
-        boxes, points = boxes / shrink, points / shrink
-        out = [clip_box((int(round(b[0])), int(round(b[1])), int(round(b[2] - b[0])), int(round(b[3] - b[1]))), w, h)
-               for b in boxes]
-        keep = [i for i in not_nested(out) if out[i][2] >= 4 and out[i][3] >= 4]
-        return [out[i] for i in keep], scores[keep], points[keep]
+            (boxes, scores, points), p = search_or_border(self._search, image, self.pad)
+        out, keep = face_boxes((boxes - [p, p, 0, 0]) / shrink, w, h)
+        return out, scores[keep], (points[keep] - p) / shrink
 
     def __call__(self, image: np.ndarray) -> list[Box]:
         return sorted(self.detect(image)[0], key=lambda b: (b[0], b[1]))

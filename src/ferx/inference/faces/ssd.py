@@ -8,7 +8,7 @@ from importlib import resources
 import cv2
 import numpy as np
 
-from .crop import Box, clip_box, iou, not_nested
+from .crop import Box, clip_box, iou, not_nested, search_or_border
 
 MEAN_BGR = (104.0, 177.0, 123.0)  # the training mean of the Caffe model
 
@@ -109,12 +109,9 @@ class SSDDetector:
     def detect(self, image: np.ndarray) -> tuple[list[Box], np.ndarray]:
         """Boxes (x, y, w, h) and their confidences for a gray (H, W) or RGB (H, W, 3) uint8 image."""
         bgr = cv2.cvtColor(image, cv2.COLOR_GRAY2BGR) if image.ndim == 2 else np.ascontiguousarray(image[..., 2::-1])
-        boxes, scores = self._detect(bgr)
-        if not boxes and self.pad:
-            # a face that fills the frame (a tight crop) is found once the image has a border around it
+        (boxes, scores), p = search_or_border(self._detect, bgr, self.pad)
+        if p:
             h, w = bgr.shape[:2]
-            p = int(round(self.pad * max(h, w)))
-            boxes, scores = self._detect(cv2.copyMakeBorder(bgr, p, p, p, p, cv2.BORDER_REPLICATE))
             boxes = [clip_box((x - p, y - p, bw, bh), w, h) for x, y, bw, bh in boxes]
         return boxes, scores
 
