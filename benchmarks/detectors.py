@@ -4,7 +4,8 @@ alone, and end to end through EmotionRecognizer.predict: detection, crops and th
 
     nice -n 19 python benchmarks/detectors.py [--detectors haar,ssd,...] [--crossdata ../shared/crossdata]
 
-A detector may carry settings of its class: `centerface:min_side=640:max_side=640:threshold=0.2`.
+A detector may carry settings of its class: `centerface:min_side=640:max_side=640:threshold=0.2`,
+`mtcnn:thresholds=0.5/0.5/0.5` (a tuple).
 
 Scenes: real FER-2013 test faces pasted at 40-200 px (3-6 per scene) into crops of scikit-image's natural images
 (which ship in its wheel); a face counts as found when a detected box overlaps it with IoU >= 0.3. Photo scenes:
@@ -111,13 +112,20 @@ def scene_scores(detect, scenes, gray: bool) -> tuple[int, int, int, str]:
     return found, total, false, " ".join(f"{f}/{n}" for f, n in bands.T)
 
 
+def _number(value: str):
+    """'0.2' -> 0.2, '640' -> 640, '0.5/0.5/0.7' -> (0.5, 0.5, 0.7)."""
+    if "/" in value:
+        return tuple(_number(v) for v in value.split("/"))
+    return float(value) if "." in value else int(value)
+
+
 def build(spec: str):
-    """A detector from `name` or `name:key=value:...` (settings of its class, numbers as numbers)."""
+    """A detector from `name` or `name:key=value:...` (settings of its class, numbers as numbers, a/b/c a tuple)."""
     name, *settings = spec.split(":")
     if name not in DETECTORS:
         get_detector(name)  # raises the product's one-line error for an unknown name
     module, cls = DETECTORS[name]
-    kwargs = {k: float(v) if "." in v else int(v) for k, v in (item.split("=", 1) for item in settings)}
+    kwargs = {k: _number(v) for k, v in (item.split("=", 1) for item in settings)}
     return getattr(importlib.import_module(f"ferx.inference.faces.{module}"), cls)(**kwargs)
 
 

@@ -14,6 +14,7 @@ DETECTORS: dict[str, tuple[str, str]] = {
     "centerface": ("centerface", "CenterFaceDetector"),
     "centerface-int8": ("centerface", "CenterFaceInt8Detector"),
     "mtcnn": ("mtcnn", "MTCNNDetector"),
+    "centerface-checked": ("checked", "CheckedCenterFaceDetector"),
 }
 DEFAULT_DETECTOR = "centerface"  # benchmarks/detectors.py: no crossdata misses, 5-12x faster than ssd on photos
 

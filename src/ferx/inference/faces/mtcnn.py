@@ -193,5 +193,15 @@ class MTCNNDetector:
         out, keep = face_boxes((boxes - [p, p, 0, 0]) / shrink, w, h)
         return out, scores[keep], (points[keep] - p) / shrink
 
+    def face_scores(self, image: np.ndarray, boxes: np.ndarray) -> np.ndarray:
+        """O-Net's face probability for each (x, y, w, h) box of a gray or RGB image, the box squared first."""
+        if not len(boxes):
+            return np.zeros(0, np.float32)
+        image = image if image.ndim == 2 else np.ascontiguousarray(image[..., :3])
+        corners = _square(np.concatenate([boxes[:, :2], boxes[:, :2] + boxes[:, 2:4]], 1))
+        with self.lock, torch.inference_mode():
+            logits = self.onet(_patches(image, np.fix(corners), 48))[0]
+        return torch.softmax(logits, 1)[:, 1].numpy()
+
     def __call__(self, image: np.ndarray) -> list[Box]:
         return sorted(self.detect(image)[0], key=lambda b: (b[0], b[1]))

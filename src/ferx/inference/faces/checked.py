@@ -1,0 +1,33 @@
+"""CenterFace with a second opinion: CenterFace (int8, on the photo at full size up to 640 px) proposes faces down to
+a low score, and MTCNN's O-Net, a 48-px face / non-face net, must confirm each one CenterFace alone is unsure of.
+
+Both networks ship with ferx (models/NOTICE.md). Chosen on benchmarks/detectors.py (README, "Faces in photos").
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .centerface import CenterFaceDetector
+from .mtcnn import MTCNNDetector
+
+
+class CheckedCenterFaceDetector(CenterFaceDetector):
+    """Keeps CenterFace's faces scored >= `sure` as they are, and those scored `threshold` to `sure` when O-Net gives
+    them a face probability >= `confirm`. Searches a copy whose long side is `min_side`-`max_side` px (a 640x480
+    photo at full size, where the default CenterFace halves it); boxes in the original's pixels.
+    """
+
+    name = "centerface-checked"
+
+    def __init__(self, min_side: int = 640, max_side: int = 640, threshold: float = 0.05, sure: float = 0.3,
+                 confirm: float = 0.5, int8: bool = True, **kwargs) -> None:
+        super().__init__(min_side=min_side, max_side=max_side, threshold=threshold, int8=int8, **kwargs)
+        self.sure, self.confirm = sure, confirm
+        self.checker = MTCNNDetector()
+
+    def _search(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        boxes, scores, points = super()._search(image)
+        keep = scores >= self.sure
+        unsure = np.flatnonzero(~keep)
+        keep[unsure] = self.checker.face_scores(image, boxes[unsure]) >= self.confirm
+        return boxes[keep], scores[keep], points[keep]
