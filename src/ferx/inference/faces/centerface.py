@@ -18,9 +18,9 @@ STRIDE = 4  # the heatmap has one cell per 4x4 input pixels
 
 
 class CenterFaceDetector:
-    """CenterFace on a copy whose long side is half the photo's, kept within `min_side`-`max_side` px and rounded up
-    to multiples of 32: 640x480 is searched at 320x256, 2 megapixels at 640 px, a small image upscaled; boxes in the
-    original's pixels.
+    """CenterFace on a copy whose long side is `fraction` (half) of the photo's, kept within `min_side`-`max_side` px and
+    rounded up to multiples of 32: 640x480 is searched at 320x256, 2 megapixels at 640 px, a small image upscaled;
+    boxes in the original's pixels.
 
     Keeps face centres scored >= `threshold`, one box per face (suppression at IoU `iou_threshold`); a face that
     fills the frame is looked for again with a border of `pad` times the long side. Chosen on benchmarks/detectors.py
@@ -30,7 +30,7 @@ class CenterFaceDetector:
     name = "centerface"
 
     def __init__(self, min_side: int = 320, max_side: int = 640, threshold: float = 0.3, iou_threshold: float = 0.3,
-                 pad: float = 0.25, threads: int = 2, int8: bool = False):
+                 pad: float = 0.25, threads: int = 2, int8: bool = False, fraction: float = 0.5):
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -40,14 +40,14 @@ class CenterFaceDetector:
         # int8: the copy scripts/quantize_detector.py writes
         path = resources.files("ferx.inference.faces") / "models" / ("centerface.int8.onnx" if int8 else "centerface.onnx")
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
-        self.min_side, self.max_side = min_side, max_side
+        self.min_side, self.max_side, self.fraction = min_side, max_side, fraction
         self.threshold, self.iou_threshold, self.pad = threshold, iou_threshold, pad
         self.lock = threading.Lock()  # the HTTP service calls one detector from several threads
 
     def _search(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (N, 4: x, y, w, h), scores and landmarks (N, 5, 2: eyes, nose, mouth corners) in pixels."""
         h, w = image.shape[:2]
-        scale = min(self.max_side, max(self.min_side, max(h, w) / 2)) / max(h, w)
+        scale = min(self.max_side, max(self.min_side, max(h, w) * self.fraction)) / max(h, w)
         nw, nh = max(32, math.ceil(w * scale / 32) * 32), max(32, math.ceil(h * scale / 32) * 32)
         # resized before a gray image becomes three channels: 3 ms less on a 2-megapixel photo
         small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR).astype(np.float32)

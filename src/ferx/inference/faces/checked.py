@@ -1,5 +1,5 @@
-"""CenterFace with a second opinion: CenterFace (int8, on the photo at full size up to 640 px) proposes faces down to
-a low score, and MTCNN's O-Net, a 48-px face / non-face net, must confirm each one CenterFace alone is unsure of.
+"""CenterFace with a second opinion: CenterFace (int8, on the photo at its own size, 320-640 px) proposes faces down
+to a low score, and MTCNN's O-Net, a 48-px face / non-face net, must confirm each one CenterFace alone is unsure of.
 
 Both networks ship with ferx (models/NOTICE.md). Chosen on benchmarks/detectors.py (README, "Faces in photos").
 """
@@ -13,15 +13,17 @@ from .mtcnn import MTCNNDetector
 
 class CheckedCenterFaceDetector(CenterFaceDetector):
     """Keeps CenterFace's faces scored >= `sure` as they are, and those scored `threshold` to `sure` when O-Net gives
-    them a face probability >= `confirm`. Searches a copy whose long side is `min_side`-`max_side` px (a 640x480
-    photo at full size, where the default CenterFace halves it); boxes in the original's pixels.
+    them a face probability >= `confirm`. Searches the photo at its own size kept within `min_side`-`max_side` px (a
+    640x480 photo at full size, where the default CenterFace halves it; a small photo upscaled only as much as the
+    default does, since CenterFace draws tighter boxes on an upscaled face); boxes in the original's pixels.
     """
 
     name = "centerface-checked"
 
-    def __init__(self, min_side: int = 640, max_side: int = 640, threshold: float = 0.05, sure: float = 0.3,
-                 confirm: float = 0.5, int8: bool = True, **kwargs) -> None:
-        super().__init__(min_side=min_side, max_side=max_side, threshold=threshold, int8=int8, **kwargs)
+    def __init__(self, min_side: int = 320, max_side: int = 640, threshold: float = 0.05, sure: float = 0.3,
+                 confirm: float = 0.5, int8: bool = True, fraction: float = 1.0, **kwargs) -> None:
+        super().__init__(min_side=min_side, max_side=max_side, threshold=threshold, int8=int8, fraction=fraction,
+                         **kwargs)
         self.sure, self.confirm = sure, confirm
         self.checker = MTCNNDetector()
 
