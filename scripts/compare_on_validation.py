@@ -4,10 +4,12 @@ Usage: python scripts/compare_on_validation.py RUN_DIR_OR_WEIGHTS [...] [--data 
 Prints, per checkpoint, validation accuracy, macro F1 and their mean under each test-time mode (six views,
 the default prediction path; face + mirror; a single pass). Only the validation split is read: this is the script that makes choices.
 --ensemble adds the checkpoints' mean logits (per view) as one more row set: what a teacher ensemble would give.
+--pairs scores single passes only: each checkpoint, then every pair's mean logits (one pass of each model, 2 in all).
 """
 from __future__ import annotations
 
 import argparse
+import itertools
 from pathlib import Path
 
 from ferx.data.fer2013 import load_dataset
@@ -23,18 +25,24 @@ def main() -> None:
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--ensemble", action="store_true", help="also score the mean logits of all checkpoints")
+    p.add_argument("--pairs", action="store_true", help="single passes only: each checkpoint and every pair of them")
     args = p.parse_args()
     val = load_dataset(args.data, args.val_fraction, args.seed)["val"]
     print(f"validation split, {len(val)} images")
     logits = {}
     for run in args.runs:
         path = Path(run) / "best_model.pt" if Path(run).is_dir() else Path(run)
-        logits[str(path)] = predict_views(load_weights(path), val.images, "views")
+        logits[str(path)] = predict_views(load_weights(path), val.images, "none" if args.pairs else "views")
+    if args.pairs:
+        for a, b in itertools.combinations(list(logits), 2):
+            logits[f"{a} + {b}"] = (logits[a] + logits[b]) / 2
     if args.ensemble:
         logits[f"ensemble of {len(logits)}"] = sum(logits.values()) / len(logits)
     for label, views in logits.items():
         probs = mode_probs(views)
         for key, name in NAMES.items():
+            if key not in probs:
+                continue
             m = compute_metrics(val.labels, probs[key])
             print(f"{label:45s} {name:13s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "
                   f"mean {(m['accuracy'] + m['macro_f1']) / 2:.4f}")

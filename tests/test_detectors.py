@@ -36,7 +36,7 @@ def test_callable_detector_is_used_as_given():
     assert seen == [(100, 120)] and [f.box for f in faces] == [(10, 20, 30, 30)]
 
 
-@pytest.mark.parametrize("name", [DEFAULT_DETECTOR, "mtcnn"])
+@pytest.mark.parametrize("name", sorted({DEFAULT_DETECTOR, "mtcnn", "centerface-checked"}))
 def test_detector_finds_every_face_of_a_scene(test_faces, name):
     scene = background(540, 960, seed=3)
     places = [(30, 40, 48), (150, 60, 64), (300, 40, 90), (450, 250, 120), (620, 60, 150), (90, 300, 180)]
@@ -47,7 +47,7 @@ def test_detector_finds_every_face_of_a_scene(test_faces, name):
     assert len(boxes) == len(truth)  # one box per face, nothing else
 
 
-@pytest.mark.parametrize("name", [DEFAULT_DETECTOR, "mtcnn"])
+@pytest.mark.parametrize("name", sorted({DEFAULT_DETECTOR, "mtcnn", "centerface-checked"}))
 def test_a_face_that_fills_the_frame_is_found(test_faces, name):
     import cv2
 
@@ -65,10 +65,10 @@ def _on(box, truth, min_iou: float) -> bool:
 
 # CenterFace boxes a face taller than wide (WIDER FACE's convention): 0.56x0.88 of a pasted FER-2013 square at
 # 520 px, IoU 0.50; the SSD's squarer box overlaps it more. Both are centred on it.
-MIN_IOU = {"ssd": 0.5, "centerface": 0.4, "mtcnn": 0.4}
+MIN_IOU = {"ssd": 0.5, "centerface": 0.4, "mtcnn": 0.4, "centerface-checked": 0.4}
 
 
-@pytest.mark.parametrize("name", ["ssd", "centerface", "mtcnn"])
+@pytest.mark.parametrize("name", ["ssd", "centerface", "mtcnn", "centerface-checked"])
 def test_large_photo_is_searched_downscaled_and_boxed_in_original_pixels(test_faces, name):
     # 2048x1536: the pass runs on a downscaled copy; boxes must land on the faces of the full-size photo
     scene = background(1536, 2048, seed=4)
@@ -87,9 +87,10 @@ def test_a_face_filling_most_of_a_wide_photo_is_boxed_right(test_faces, name):
     assert len(boxes) == 1 and _on(boxes[0], truth, MIN_IOU[name]), boxes
 
 
-def test_default_detector_finds_no_face_in_face_free_pictures():
+@pytest.mark.parametrize("name", sorted({DEFAULT_DETECTOR, "centerface-checked"}))
+def test_detector_finds_no_face_in_face_free_pictures(name):
     data = pytest.importorskip("skimage.data")
-    detect = get_detector(DEFAULT_DETECTOR)
+    detect = get_detector(name)
     pictures = [getattr(data, n)() for n in ("coffee", "rocket", "coins", "text", "clock", "horse", "brick", "page")]
     pictures.append(background(480, 640, seed=7))
     found = {i: detect(np.asarray(p, dtype=np.uint8) if p.dtype == np.uint8 else (p * 255).astype(np.uint8))
@@ -121,7 +122,27 @@ def test_ssd_keeps_sure_boxes_the_recheck_drops_and_no_box_inside_another(monkey
     assert scores.tolist() == pytest.approx([0.95, 0.7])
 
 
-@pytest.mark.parametrize("name", ["centerface", "mtcnn"])
+def test_checked_centerface_keeps_sure_faces_and_the_unsure_ones_onet_confirms(monkeypatch):
+    # stated candidates: (box, CenterFace score, O-Net face probability)
+    from ferx.inference.faces.centerface import CenterFaceDetector
+    from ferx.inference.faces.checked import CheckedCenterFaceDetector
+
+    rows = [((10, 10, 100, 100), 0.9, 0.1),   # sure: kept whatever O-Net says
+            ((200, 10, 60, 60), 0.2, 0.8),    # unsure, confirmed: kept
+            ((300, 200, 60, 60), 0.1, 0.3),   # unsure, not confirmed: dropped
+            ((80, 0, 40, 40), 0.1, 0.9)]      # confirmed, but 3/4 of it on the sure face: dropped
+    det = CheckedCenterFaceDetector()
+    asked = []
+    monkeypatch.setattr(CenterFaceDetector, "_search", lambda self, image: (
+        np.array([r[0] for r in rows], np.float32), np.array([r[1] for r in rows], np.float32), np.zeros((4, 5, 2))))
+    monkeypatch.setattr(det.checker, "face_scores", lambda image, boxes: (
+        asked.append(boxes.tolist()), np.array([r[2] for r in rows if r[1] < 0.3], np.float32))[1])
+    boxes, scores, points = det.detect(np.zeros((400, 500), np.uint8))
+    assert asked == [[[200, 10, 60, 60], [300, 200, 60, 60], [80, 0, 40, 40]]]  # only the unsure ones go to O-Net
+    assert boxes == [(10, 10, 100, 100), (200, 10, 60, 60)] and scores.tolist() == pytest.approx([0.9, 0.2])
+
+
+@pytest.mark.parametrize("name", ["centerface", "mtcnn", "centerface-checked"])
 def test_landmark_detectors_give_five_points_inside_each_face(test_faces, name):
     scene = background(480, 640, seed=6)
     truth = paste(scene, test_faces[26], 200, 100, 200)

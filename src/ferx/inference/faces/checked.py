@@ -31,5 +31,17 @@ class CheckedCenterFaceDetector(CenterFaceDetector):
         boxes, scores, points = super()._search(image)
         keep = scores >= self.sure
         unsure = np.flatnonzero(~keep)
-        keep[unsure] = self.checker.face_scores(image, boxes[unsure]) >= self.confirm
+        confirmed = unsure[self.checker.face_scores(image, boxes[unsure]) >= self.confirm]
+        for i in confirmed[np.argsort(-scores[confirmed])]:
+            # O-Net also confirms a patch of a face (an eye and a brow): not when half of it lies on a kept face
+            keep[i] = _covered(boxes[i], boxes[keep]) < 0.5
         return boxes[keep], scores[keep], points[keep]
+
+
+def _covered(box: np.ndarray, others: np.ndarray) -> float:
+    """The largest share of `box`'s area that one of `others` covers; boxes (x, y, w, h)."""
+    if not len(others):
+        return 0.0
+    lo = np.maximum(box[:2], others[:, :2])
+    hi = np.minimum(box[:2] + box[2:4], others[:, :2] + others[:, 2:4])
+    return float(np.prod(np.maximum(hi - lo, 0), axis=1).max() / max(box[2] * box[3], 1e-6))
