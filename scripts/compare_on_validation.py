@@ -33,11 +33,12 @@ def main() -> None:
     for run in args.runs:
         path = Path(run) / "best_model.pt" if Path(run).is_dir() else Path(run)
         logits[str(path)] = predict_views(load_weights(path), val.images, "none" if args.pairs else "views")
-    if args.pairs:
-        for a, b in itertools.combinations(list(logits), 2):
-            logits[f"{a} + {b}"] = (logits[a] + logits[b]) / 2
+    singles = list(logits)
     if args.ensemble:
-        logits[f"ensemble of {len(logits)}"] = sum(logits.values()) / len(logits)
+        logits[f"ensemble of {len(singles)}"] = sum(logits[k] for k in singles) / len(singles)
+    if args.pairs:
+        for a, b in itertools.combinations(singles, 2):
+            logits[f"{a} + {b}"] = (logits[a] + logits[b]) / 2
     for label, views in logits.items():
         probs = mode_probs(views)
         for key, name in NAMES.items():

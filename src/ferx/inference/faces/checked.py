@@ -1,7 +1,8 @@
 """CenterFace with a second opinion: CenterFace (int8, on the photo at its own size, 320-640 px) proposes faces down
 to a low score, and MTCNN's O-Net, a 48-px face / non-face net, must confirm each one CenterFace alone is unsure of.
 
-Both networks ship with ferx (models/NOTICE.md). Chosen on benchmarks/detectors.py (README, "Faces in photos").
+Both networks ship with ferx (models/NOTICE.md). An option, not the default: measured on benchmarks/detectors.py and
+benchmarks/compare_fer.py (README, "Faces in photos"; docs/experiments/detectors/checked-rule.txt).
 """
 from __future__ import annotations
 
