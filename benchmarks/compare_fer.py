@@ -6,7 +6,7 @@ Installs nothing. `fer` runs in its own venv (TensorFlow), made once as the READ
     python3 -m venv /work/fer-venv && /work/fer-venv/bin/pip install fer==25.10.3 --no-deps
     /work/fer-venv/bin/pip install tensorflow-cpu "opencv-python-headless<5" requests Pillow "setuptools<81"
     nice -n 19 python benchmarks/compare_fer.py [--fer-python /work/fer-venv/bin/python] [--detectors centerface,ssd,haar]
-        [--weights CANDIDATE.pt] [--tta views|flip|none]
+        [--weights CANDIDATE.pt] [--tta views|flip|none] [--predictions PER-IMAGE.csv]
 
 Both tools get the decoded image (BGR for fer, RGB for ferx); the time is the call that detects and classifies.
 A photo where a tool finds no face counts wrong; macro F1 is over the classes the set has.
@@ -14,6 +14,7 @@ A photo where a tool finds no face counts wrong; macro F1 is over the classes th
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ from sklearn.metrics import f1_score
 
 from ferx import EmotionRecognizer
 from ferx.data.folders import scan_labelled_folder
+from ferx.files import atomic_path
 from ferx.inference.faces import DEFAULT_DETECTOR
 from ferx.inference.images import load_rgb
 from ferx.inference.views import DEFAULT, MODES
@@ -82,17 +84,23 @@ def main(argv=None) -> None:
     ap.add_argument("--tta", default=DEFAULT, choices=list(MODES), help="ferx's prediction path (default: the product's)")
     ap.add_argument("--every", type=int, default=1, help="every N-th image of each set (sorted by path) for a quicker look")
     ap.add_argument("--json", help="also write every figure here")
+    ap.add_argument("--predictions", help="also write every image's prediction per path here (CSV: set, file, label, "
+                                          "path, prediction), for scripts/paired_crossdata.py")
     args = ap.parse_args(argv)
-    rows, everything = [], {}
+    rows, everything, per_image = [], {}, []
     for name in args.sets.split(","):
         files = scan_labelled_folder(args.crossdata / name)[:: args.every]
         labels = [c for _, c in files]
         fer = run_fer(files, args.fer_python) if args.fer_python and Path(args.fer_python).exists() else None
         whole, _ = run_ferx(files, None, args.weights, args.tta)
         result = {"images": len(files), "ferx whole image": score(labels, whole)}
+        paths = {"ferx whole image": whole}
         for det in args.detectors.split(","):
             preds, ms = run_ferx(files, det, args.weights, args.tta)
             result[f"ferx photo ({det})"] = {**score(labels, preds), "ms_median": float(np.median(ms))}
+            paths[f"ferx photo ({det})"] = preds
+        per_image += [(name, Path(f).relative_to(args.crossdata / name).as_posix(), label, tool, pred or "no face")
+                      for tool, preds in paths.items() for (f, label), pred in zip(files, preds)]
         if fer is not None:
             assert [r["path"] for r in fer] == [str(p) for p, _ in files], "fer worker lost images"
             result["fer whole image"] = score(labels, [largest(r["whole"]) for r in fer])
@@ -109,6 +117,9 @@ def main(argv=None) -> None:
     print("\n".join(rows))
     if args.json:
         Path(args.json).write_text(json.dumps(everything, indent=2) + "\n")
+    if args.predictions:
+        with atomic_path(args.predictions) as tmp, open(tmp, "w", newline="") as f:
+            csv.writer(f).writerows([("set", "file", "label", "path", "prediction"), *per_image])
 
 
 if __name__ == "__main__":

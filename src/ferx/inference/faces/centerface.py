@@ -31,18 +31,26 @@ class CenterFaceDetector:
 
     def __init__(self, min_side: int = 320, max_side: int = 640, threshold: float = 0.3, iou_threshold: float = 0.3,
                  pad: float = 0.25, threads: int = 2, int8: bool = False, fraction: float = 0.5):
-        import onnxruntime as ort
-
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads = threads, 1
-        # spinning threads would hold both cores after each image, slowing the classifier that runs next
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        # int8: the copy scripts/quantize_detector.py writes
-        path = resources.files("ferx.inference.faces") / "models" / ("centerface.int8.onnx" if int8 else "centerface.onnx")
-        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.threads = threads
+        self.session = self._load(int8)
         self.min_side, self.max_side, self.fraction = min_side, max_side, fraction
         self.threshold, self.iou_threshold, self.pad = threshold, iou_threshold, pad
         self.lock = threading.Lock()  # the HTTP service calls one detector from several threads
+
+    def _load(self, int8: bool):
+        """An onnxruntime session of the packaged network (int8: the copy scripts/quantize_detector.py writes)."""
+        import onnxruntime as ort
+
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads, opts.inter_op_num_threads = self.threads, 1
+        # spinning threads would hold both cores after each image, slowing the classifier that runs next
+        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        path = resources.files("ferx.inference.faces") / "models" / ("centerface.int8.onnx" if int8 else "centerface.onnx")
+        return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def _network(self, width: int, height: int):
+        """The session that searches a copy of this size."""
+        return self.session
 
     def _search(self, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Boxes (N, 4: x, y, w, h), scores and landmarks (N, 5, 2: eyes, nose, mouth corners) in pixels."""
@@ -54,7 +62,7 @@ class CenterFaceDetector:
         # the network takes RGB 0-255 as it is, NCHW
         blob = np.repeat(small[None, None], 3, 1) if small.ndim == 2 else small.transpose(2, 0, 1)[None].copy()
         with self.lock:
-            heat, size, offset, marks = self.session.run(None, {"input.1": blob})
+            heat, size, offset, marks = self._network(nw, nh).run(None, {"input.1": blob})
         ys, xs = np.nonzero(heat[0, 0] >= self.threshold)
         scores = heat[0, 0, ys, xs]
         bh, bw = np.exp(size[0, 0, ys, xs]) * STRIDE, np.exp(size[0, 1, ys, xs]) * STRIDE
