@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from ferx.data.fer2013 import load_train_test
+from ferx.inference.faces import DEFAULT_DETECTOR
 from ferx.inference.images import load_rgb, to_gray
 from ferx.inference.recognizer import EmotionRecognizer
 from ferx.inference.views import MODES
@@ -39,6 +40,7 @@ def main() -> None:
     p.add_argument("--crossdata", default="../shared/crossdata", help="real photos' faces for the photo timings")
     p.add_argument("--photos-only", action="store_true", help="only the photo timings (skips the batched crops)")
     p.add_argument("--backend", default="onnx", help="backend for the end-to-end photo timing (onnx is the default path)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="detector for the photo timings (default: the product's)")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     test = load_train_test(args.data)["test"]
@@ -64,7 +66,7 @@ def main() -> None:
     for name, scene in photos(Path(args.crossdata), crops[0]):
         photo = work / f"one_face_{name}.jpg"
         cv2.imwrite(str(photo), scene[..., ::-1])
-        rec = EmotionRecognizer(backend=args.backend)
+        rec = EmotionRecognizer(backend=args.backend, detector=args.detector)
         gray = cv2.cvtColor(load_rgb(photo), cv2.COLOR_RGB2GRAY)
         boxes = rec.detector(gray)
         assert len(boxes) == 1, f"expected one face, found {len(boxes)}"
