@@ -130,16 +130,29 @@ def test_checked_centerface_keeps_sure_faces_and_the_unsure_ones_onet_confirms(m
     rows = [((10, 10, 100, 100), 0.9, 0.1),   # sure: kept whatever O-Net says
             ((200, 10, 60, 60), 0.2, 0.8),    # unsure, confirmed: kept
             ((300, 200, 60, 60), 0.1, 0.3),   # unsure, not confirmed: dropped
-            ((80, 0, 40, 40), 0.1, 0.9)]      # confirmed, but 3/4 of it on the sure face: dropped
+            ((80, 0, 40, 40), 0.1, 0.9),      # confirmed, but 3/4 of it on the sure face: dropped
+            ((95, 50, 50, 50), 0.1, 0.9),     # confirmed, 30% on the sure face: dropped (a patch of it)
+            ((100, 60, 50, 50), 0.1, 0.9)]    # confirmed, 20% on it: kept (a face beside it)
     det = CheckedCenterFaceDetector()
     asked = []
     monkeypatch.setattr(CenterFaceDetector, "_search", lambda self, image: (
-        np.array([r[0] for r in rows], np.float32), np.array([r[1] for r in rows], np.float32), np.zeros((4, 5, 2))))
+        np.array([r[0] for r in rows], np.float32), np.array([r[1] for r in rows], np.float32),
+        np.zeros((len(rows), 5, 2))))
     monkeypatch.setattr(det.checker, "face_scores", lambda image, boxes: (
         asked.append(boxes.tolist()), np.array([r[2] for r in rows if r[1] < 0.3], np.float32))[1])
     boxes, scores, points = det.detect(np.zeros((400, 500), np.uint8))
-    assert asked == [[[200, 10, 60, 60], [300, 200, 60, 60], [80, 0, 40, 40]]]  # only the unsure ones go to O-Net
-    assert boxes == [(10, 10, 100, 100), (200, 10, 60, 60)] and scores.tolist() == pytest.approx([0.9, 0.2])
+    assert asked == [[list(r[0]) for r in rows[1:]]]  # only the unsure ones go to O-Net
+    assert boxes == [(10, 10, 100, 100), (200, 10, 60, 60), (100, 60, 50, 50)]
+    assert scores.tolist() == pytest.approx([0.9, 0.2, 0.1])
+
+
+def test_checked_centerface_searches_small_copies_with_the_float_network():
+    from ferx.inference.faces.checked import CheckedCenterFaceDetector
+
+    det = CheckedCenterFaceDetector()
+    assert det._network(352, 352) is det.float_session and det._network(384, 288) is det.float_session
+    assert det._network(640, 480) is det.session is not det.float_session  # int8 where it saves time
+    assert CheckedCenterFaceDetector(int8=False).float_session is None
 
 
 @pytest.mark.parametrize("name", ["centerface", "mtcnn", "centerface-checked"])
