@@ -5,7 +5,11 @@ opset 9 to 13 (per-channel scales need it). Activation ranges are calibrated on 
 training faces pasted into scikit-image's face-free pictures (benchmarks/detectors.py), in colour and gray, at the
 two input sizes the detector uses most (320x256 and 640x480). Deterministic for the same data.
 
-Usage: python scripts/quantize_detector.py [--data ../shared/fer2013]
+Usage: python scripts/quantize_detector.py [--data ../shared/fer2013] [--keep-float heads|decoder --out PATH]
+
+--keep-float leaves part of the network in float (the four output convolutions, or everything from the decoder's
+first addition on) and writes to --out: the probe behind docs/experiments/detectors/checked-rule.txt revision 3,
+read with benchmarks/compare_fer.py after copying PATH over models/centerface.int8.onnx.
 """
 from __future__ import annotations
 
@@ -46,20 +50,39 @@ class Scenes(CalibrationDataReader):
         return None if blob is None else {"input.1": blob}
 
 
+def float_nodes(model: onnx.ModelProto, part: str | None) -> list[str]:
+    """Names of the nodes to leave in float: none, the output convolutions, or the decoder (from the upsampling on)."""
+    nodes = list(model.graph.node)
+    if part == "heads":
+        return [n.name for n in nodes if any(w.startswith("head.") for w in n.input)]
+    if part == "decoder":
+        first = next(i for i, n in enumerate(nodes) if n.op_type == "ConvTranspose")
+        return [n.name for n in nodes[first - 8 :]]  # the lateral convolution and addition that feed it, and on
+    return []
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/fer2013")
+    ap.add_argument("--keep-float", choices=["heads", "decoder"], help="leave these nodes in float (a probe)")
+    ap.add_argument("--out", type=Path, default=MODELS / "centerface.int8.onnx")
     args = ap.parse_args()
     train = load_train_test(args.data)["train"]
     faces = train.images[np.random.default_rng(5).permutation(len(train))[:300]]
     scenes = [s for s, _ in make_scenes(faces, face_free_images(), 48, seed=21)]
-    dst = MODELS / "centerface.int8.onnx"
+    dst = args.out
     with tempfile.TemporaryDirectory() as tmp, atomic_path(dst) as out:
         raised, prepared = Path(tmp) / "opset13.onnx", Path(tmp) / "prepared.onnx"
         onnx.save(version_converter.convert_version(onnx.load(MODELS / "centerface.onnx"), 13), raised)
         quant_pre_process(str(raised), str(prepared), skip_symbolic_shape=True)
+        model = onnx.load(prepared)
+        if args.keep_float:  # the original's nodes are unnamed, and exclusion goes by name
+            for i, node in enumerate(model.graph.node):
+                node.name = node.name or f"{node.op_type}_{i}"
+            onnx.save(model, prepared)
         quantize_static(str(prepared), str(out), Scenes(scenes), quant_format=QuantFormat.QDQ, per_channel=True,
-                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8)
+                        activation_type=QuantType.QUInt8, weight_type=QuantType.QInt8,
+                        nodes_to_exclude=float_nodes(model, args.keep_float))
     print(f"wrote {dst} ({dst.stat().st_size / 1e6:.1f} MB)")
 
 

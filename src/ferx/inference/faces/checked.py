@@ -1,5 +1,6 @@
-"""CenterFace with a second opinion: CenterFace (int8, on the photo at its own size, 320-640 px) proposes faces down
-to a low score, and MTCNN's O-Net, a 48-px face / non-face net, must confirm each one CenterFace alone is unsure of.
+"""CenterFace with a second opinion: CenterFace (on the photo at its own size, 320-640 px; int8 above 384 px) proposes
+faces down to a low score, and MTCNN's O-Net, a 48-px face / non-face net, must confirm each one CenterFace alone is
+unsure of.
 
 Both networks ship with ferx (models/NOTICE.md). An option, not the default: measured on benchmarks/detectors.py and
 benchmarks/compare_fer.py (README, "Faces in photos"; docs/experiments/detectors/checked-rule.txt).
