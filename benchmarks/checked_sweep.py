@@ -5,7 +5,8 @@
 
 Each proposer runs once per picture at threshold 0.05; O-Net scores every candidate once; each rule then keeps a
 subset, cleans it up (nested boxes dropped) and is matched as benchmarks/detectors.py matches. The detector's later
-rule (an unsure box half on a kept face is dropped) is not applied: this is the sweep its settings were chosen by.
+rule (an unsure box a quarter on a kept face is dropped) is not applied: this is the sweep its settings were chosen
+by.
 """
 from __future__ import annotations
 

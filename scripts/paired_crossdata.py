@@ -19,9 +19,11 @@ from pathlib import Path
 import numpy as np
 from sklearn.metrics import f1_score
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # the sibling scripts
+from crossdata_bar import SETS as BAR  # noqa: E402  the path the bar reads each set on
+
 # the person in a file name (crossdata README): CK+ subject, JAFFE's woman, the Taiwanese performer, wild_dev's name
 PEOPLE = {"ckplus48": r"(S\d+)_", "jaffe": r"([A-Z]+)\.", "taiwan_dev": r"(\d\d)", "wild_dev": r"(.+)_\d+\.\w+$"}
-WHOLE_IMAGE = {"ckplus48"}
 
 
 def person(set_name: str, file: str) -> str:
@@ -73,7 +75,7 @@ def compare(base: dict, cand: dict, detector: str, resamples: int, seed: int,
     """(set, path, paired_bootstrap result) for every set both files hold, on the bar's path for that set."""
     rows = []
     for set_name in sorted({s for s, _ in base} & {s for s, _ in cand}):
-        whole = set_name in WHOLE_IMAGE
+        whole = BAR.get(set_name) == "ferx whole image"
         tool = "ferx whole image" if whole else f"ferx photo ({detector})"
         cand_tool = tool if whole else f"ferx photo ({cand_detector or detector})"
         if (set_name, tool) not in base or (set_name, cand_tool) not in cand:

@@ -89,4 +89,4 @@ def add_model_args(q: argparse.ArgumentParser) -> None:
                         "int8: the quantised model, ~2x faster")
     q.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
                    help=f"face detector (default {DEFAULT_DETECTOR}; centerface-checked finds more small faces and tight "
-                        "crops, 2-3x slower to detect)")
+                        "crops, about 2x slower to detect a 640x480 photo)")
