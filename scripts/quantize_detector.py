@@ -1,11 +1,9 @@
 """Write the int8 copy of the packaged CenterFace detector (models/centerface.int8.onnx) from the float one.
 
-A gray network: ferx's photo path detects on the gray image, so the first convolution's weights are summed over the
-three equal input channels (the same function in float) and the input is one channel, a third of that layer's work.
-Then static QDQ quantisation in onnxruntime (per-channel int8 weights, uint8 activations), the model first raised
-from opset 9 to 13 (per-channel scales need it). Activation ranges are calibrated on 48 generated scenes, in gray:
-FER-2013 training faces pasted into scikit-image's face-free pictures (benchmarks/detectors.py), at the two input
-sizes the detector uses most (320x256 and 640x480). Deterministic for the same data.
+Static QDQ quantisation in onnxruntime (per-channel int8 weights, uint8 activations), the model first raised from
+opset 9 to 13 (per-channel scales need it). Activation ranges are calibrated on 48 generated scenes: FER-2013
+training faces pasted into scikit-image's face-free pictures (benchmarks/detectors.py), in colour and gray, at the
+two input sizes the detector uses most (320x256 and 640x480). Deterministic for the same data.
 
 Usage: python scripts/quantize_detector.py [--data ../shared/fer2013] [--keep-float heads|decoder --out PATH]
 
@@ -23,7 +21,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import onnx
-from onnx import numpy_helper, version_converter
+from onnx import version_converter
 from onnxruntime.quantization import CalibrationDataReader, QuantFormat, QuantType, quantize_static
 from onnxruntime.quantization.shape_inference import quant_pre_process
 
@@ -37,12 +35,15 @@ MODELS = Path(__file__).resolve().parents[1] / "src" / "ferx" / "inference" / "f
 
 
 class Scenes(CalibrationDataReader):
-    """One input blob per scene, as CenterFaceDetector builds it for the gray network (gray 0-255, NCHW float32)."""
+    """One input blob per scene, as CenterFaceDetector builds it (RGB 0-255, NCHW float32)."""
 
     def __init__(self, scenes: list[np.ndarray]) -> None:
-        grays = (cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY) for scene in scenes)
-        self.blobs = iter(cv2.resize(g, (320, 256) if i % 3 else (640, 480)).astype(np.float32)[None, None]
-                          for i, g in enumerate(grays))
+        blobs = []
+        for i, scene in enumerate(scenes):
+            image = cv2.cvtColor(scene, cv2.COLOR_RGB2GRAY) if i % 2 else scene
+            small = cv2.resize(image, (320, 256) if i % 3 else (640, 480)).astype(np.float32)
+            blobs.append(np.repeat(small[None, None], 3, 1) if small.ndim == 2 else small.transpose(2, 0, 1)[None].copy())
+        self.blobs = iter(blobs)
 
     def get_next(self) -> dict | None:
         blob = next(self.blobs, None)
@@ -60,15 +61,6 @@ def float_nodes(model: onnx.ModelProto, part: str | None) -> list[str]:
     return []
 
 
-def gray_network(model: onnx.ModelProto) -> onnx.ModelProto:
-    """The model with one input channel: the first convolution's weights summed over the three (RGB) channels."""
-    first = next(n for n in model.graph.node if model.graph.input[0].name in n.input)
-    weights = next(w for w in model.graph.initializer if w.name == first.input[1])
-    weights.CopyFrom(numpy_helper.from_array(numpy_helper.to_array(weights).sum(1, keepdims=True), weights.name))
-    model.graph.input[0].type.tensor_type.shape.dim[1].dim_value = 1
-    return model
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/fer2013")
@@ -81,7 +73,7 @@ def main() -> None:
     dst = args.out
     with tempfile.TemporaryDirectory() as tmp, atomic_path(dst) as out:
         raised, prepared = Path(tmp) / "opset13.onnx", Path(tmp) / "prepared.onnx"
-        onnx.save(gray_network(version_converter.convert_version(onnx.load(MODELS / "centerface.onnx"), 13)), raised)
+        onnx.save(version_converter.convert_version(onnx.load(MODELS / "centerface.onnx"), 13), raised)
         quant_pre_process(str(raised), str(prepared), skip_symbolic_shape=True)
         model = onnx.load(prepared)
         if args.keep_float:  # the original's nodes are unnamed, and exclusion goes by name

@@ -155,22 +155,6 @@ def test_checked_centerface_searches_small_copies_with_the_float_network():
     assert CheckedCenterFaceDetector(int8=False).float_session is None
 
 
-def test_int8_centerface_is_a_gray_network_that_sees_colour_as_its_gray(test_faces):
-    import cv2
-
-    from ferx.inference.faces.centerface import CenterFaceInt8Detector
-
-    det = CenterFaceInt8Detector(fraction=1.0)
-    assert det.session.get_inputs()[0].shape[1] == 1  # a third of the first layer's work (quantize_detector.py)
-    scene = background(480, 640, seed=4)
-    truth = paste(scene, test_faces[13], 250, 120, 160)
-    colour = (scene * np.array([1.0, 0.8, 0.6])).astype(np.uint8)  # a warm tint
-    gray = cv2.cvtColor(colour, cv2.COLOR_RGB2GRAY)
-    boxes, scores, _ = det.detect(colour)
-    assert [_iou(b, truth) >= 0.3 for b in boxes] == [True]
-    assert boxes == det.detect(gray)[0] and scores.tolist() == det.detect(gray)[1].tolist()
-
-
 @pytest.mark.parametrize("name", ["centerface", "mtcnn", "centerface-checked"])
 def test_landmark_detectors_give_five_points_inside_each_face(test_faces, name):
     scene = background(480, 640, seed=6)

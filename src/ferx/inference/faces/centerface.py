@@ -38,7 +38,7 @@ class CenterFaceDetector:
         self.lock = threading.Lock()  # the HTTP service calls one detector from several threads
 
     def _load(self, int8: bool):
-        """An onnxruntime session of the packaged network (int8: the gray copy scripts/quantize_detector.py writes)."""
+        """An onnxruntime session of the packaged network (int8: the copy scripts/quantize_detector.py writes)."""
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -57,19 +57,12 @@ class CenterFaceDetector:
         h, w = image.shape[:2]
         scale = min(self.max_side, max(self.min_side, max(h, w) * self.fraction)) / max(h, w)
         nw, nh = max(32, math.ceil(w * scale / 32) * 32), max(32, math.ceil(h * scale / 32) * 32)
-        network = self._network(nw, nh)
-        gray_network = network.get_inputs()[0].shape[1] == 1  # the int8 one (scripts/quantize_detector.py)
-        if gray_network and image.ndim == 3:
-            image = cv2.cvtColor(image, cv2.COLOR_RGB2GRAY)
         # resized before a gray image becomes three channels: 3 ms less on a 2-megapixel photo
         small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_LINEAR).astype(np.float32)
-        # the network takes RGB (or gray) 0-255 as it is, NCHW
-        if small.ndim == 3:
-            blob = small.transpose(2, 0, 1)[None].copy()
-        else:
-            blob = small[None, None] if gray_network else np.repeat(small[None, None], 3, 1)
+        # the network takes RGB 0-255 as it is, NCHW
+        blob = np.repeat(small[None, None], 3, 1) if small.ndim == 2 else small.transpose(2, 0, 1)[None].copy()
         with self.lock:
-            heat, size, offset, marks = network.run(None, {"input.1": blob})
+            heat, size, offset, marks = self._network(nw, nh).run(None, {"input.1": blob})
         ys, xs = np.nonzero(heat[0, 0] >= self.threshold)
         scores = heat[0, 0, ys, xs]
         bh, bw = np.exp(size[0, 0, ys, xs]) * STRIDE, np.exp(size[0, 1, ys, xs]) * STRIDE
@@ -96,7 +89,7 @@ class CenterFaceDetector:
 
 
 class CenterFaceInt8Detector(CenterFaceDetector):
-    """CenterFace quantised to int8, with one (gray) input channel (scripts/quantize_detector.py); faster, see README."""
+    """CenterFace quantised to int8 (scripts/quantize_detector.py): 25-30% faster, 2 points less on wild_dev's photo path."""
 
     name = "centerface-int8"
 
