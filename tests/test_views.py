@@ -27,6 +27,16 @@ def test_shift_moves_pixels_and_replicates_the_edge() -> None:
     assert down[0, 0, 8, 20] == 1.0 and down.shape == x.shape
 
 
+def test_shift_equals_replicate_padding_then_a_crop() -> None:
+    import torch.nn.functional as F
+
+    x = torch.rand(3, 1, 48, 48)
+    for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2), (3, -1)):
+        k = max(abs(dx), abs(dy))
+        padded = F.pad(x, (k, k, k, k), mode="replicate")
+        assert torch.equal(shift(x, dx, dy), padded[..., k - dy : k - dy + 48, k - dx : k - dx + 48])
+
+
 def test_zoom_keeps_the_size_and_enlarges_the_centre() -> None:
     x = torch.zeros(1, 1, 48, 48)
     x[..., 14:34, 14:34] = 1.0  # a 20-pixel square in the centre

@@ -41,9 +41,12 @@ def check_mode(mode: str | bool) -> str:
 
 def shift(x: torch.Tensor, dx: int, dy: int) -> torch.Tensor:
     """Move the image by (dx, dy) pixels, replicating the edges."""
-    k = max(abs(dx), abs(dy))
-    padded = F.pad(x, (k, k, k, k), mode="replicate")
-    return padded[..., k - dy : k - dy + x.shape[-2], k - dx : k - dx + x.shape[-1]]
+    # a gather of clamped rows and columns, not F.pad(mode="replicate"): that one opens an OpenMP region whose worker
+    # thread then spins for milliseconds, taking one of a laptop's few cores from onnxruntime's detector and classifier
+    h, w = x.shape[-2:]
+    rows = (torch.arange(h, device=x.device) - dy).clamp(0, h - 1)
+    cols = (torch.arange(w, device=x.device) - dx).clamp(0, w - 1)
+    return x[..., rows[:, None], cols]
 
 
 def zoom(x: torch.Tensor, crop: int = ZOOM_CROP) -> torch.Tensor:
