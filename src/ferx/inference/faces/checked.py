@@ -25,7 +25,7 @@ class CheckedCenterFaceDetector(CenterFaceDetector):
     name = "centerface-checked"
 
     def __init__(self, min_side: int = 320, max_side: int = 640, threshold: float = 0.05, sure: float = 0.3,
-                 confirm: float = 0.5, int8: bool = True, fraction: float = 0.8, float_up_to: int = 384,
+                 confirm: float = 0.5, int8: bool = True, fraction: float = 1.0, float_up_to: int = 384,
                  **kwargs) -> None:
         super().__init__(min_side=min_side, max_side=max_side, threshold=threshold, int8=int8, fraction=fraction,
                          **kwargs)
