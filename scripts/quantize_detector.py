@@ -1,17 +1,16 @@
 """Write the int8 copy of the packaged CenterFace detector (models/centerface.int8.onnx) from the float one.
 
 Static QDQ quantisation in onnxruntime (per-channel int8 weights, uint8 activations), the model first raised from
-opset 9 to 13 (per-channel scales need it), the stem (the first two convolutions, which run slower in int8 here) left
-in float. Activation ranges are calibrated on 48 generated scenes: FER-2013 training faces pasted into scikit-image's
-face-free pictures (benchmarks/detectors.py), in colour and gray, at the two input sizes the detector uses most
-(320x256 and 640x480). Deterministic for the same data.
+opset 9 to 13 (per-channel scales need it). Activation ranges are calibrated on 48 generated scenes: FER-2013
+training faces pasted into scikit-image's face-free pictures (benchmarks/detectors.py), in colour and gray, at the
+two input sizes the detector uses most (320x256 and 640x480). Deterministic for the same data.
 
-Usage: python scripts/quantize_detector.py [--data ../shared/fer2013] [--keep-float stem|heads|decoder|none --out PATH]
+Usage: python scripts/quantize_detector.py [--data ../shared/fer2013] [--keep-float stem|heads|decoder --out PATH]
 
---keep-float chooses what stays in float: the stem (the default, the packaged file), nothing (the file before
-docs/experiments/detectors/checked-rule.txt revision 9), or, as probes for revision 3, the four output convolutions
-or everything from the decoder's first addition on; a probe is read with benchmarks/compare_fer.py after copying
---out over models/centerface.int8.onnx.
+--keep-float leaves part of the network in float and writes to --out, a probe of
+docs/experiments/detectors/checked-rule.txt: the stem (the first two convolutions, slower in int8 here; revision 9),
+the four output convolutions or everything from the decoder's first addition on (revision 3). A probe is read with
+benchmarks/compare_fer.py after copying --out over models/centerface.int8.onnx.
 """
 from __future__ import annotations
 
@@ -69,8 +68,7 @@ def float_nodes(model: onnx.ModelProto, part: str | None) -> list[str]:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default="../shared/fer2013")
-    ap.add_argument("--keep-float", choices=["stem", "heads", "decoder", "none"], default="stem",
-                    help="leave these nodes in float (stem: the packaged file; heads, decoder: probes)")
+    ap.add_argument("--keep-float", choices=["stem", "heads", "decoder"], help="leave these nodes in float (a probe)")
     ap.add_argument("--out", type=Path, default=MODELS / "centerface.int8.onnx")
     args = ap.parse_args()
     train = load_train_test(args.data)["train"]
@@ -82,7 +80,7 @@ def main() -> None:
         onnx.save(version_converter.convert_version(onnx.load(MODELS / "centerface.onnx"), 13), raised)
         quant_pre_process(str(raised), str(prepared), skip_symbolic_shape=True)
         model = onnx.load(prepared)
-        if args.keep_float != "none":  # the original's nodes are unnamed, and exclusion goes by name
+        if args.keep_float:  # the original's nodes are unnamed, and exclusion goes by name
             for i, node in enumerate(model.graph.node):
                 node.name = node.name or f"{node.op_type}_{i}"
             onnx.save(model, prepared)
