@@ -6,7 +6,7 @@ Installs nothing. `fer` runs in its own venv (TensorFlow), made once as the READ
     python3 -m venv /work/fer-venv && /work/fer-venv/bin/pip install fer==25.10.3 --no-deps
     /work/fer-venv/bin/pip install tensorflow-cpu "opencv-python-headless<5" requests Pillow "setuptools<81"
     nice -n 19 python benchmarks/compare_fer.py [--fer-python /work/fer-venv/bin/python] [--detectors centerface,ssd,haar]
-        [--weights CANDIDATE.pt] [--tta views|flip|none] [--predictions PER-IMAGE.csv]
+        [--weights CANDIDATE.pt] [--tta views|cross|flip|none] [--predictions PER-IMAGE.csv]
 
 Both tools get the decoded image (BGR for fer, RGB for ferx); the time is the call that detects and classifies.
 A photo where a tool finds no face counts wrong; macro F1 is over the classes the set has.

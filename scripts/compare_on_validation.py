@@ -40,7 +40,7 @@ def main() -> None:
         for a, b in itertools.combinations(singles, 2):
             logits[f"{a} + {b}"] = (logits[a] + logits[b]) / 2
     for label, views in logits.items():
-        probs = mode_probs(views)
+        probs = mode_probs(views, "none" if args.pairs else "views")
         for key, name in NAMES.items():
             if key not in probs:
                 continue

@@ -1,9 +1,9 @@
 """Interpolate a model towards its fine-tuned copy (WiSE-FT) and score every mix on the validation split.
 
 Usage: python scripts/interpolate_weights.py START TUNED [--alphas 0,0.1,...,1] [--data ../shared/fer2013]
-           [--save ALPHA OUT.pt]
-Prints, per alpha (0 = START, 1 = TUNED), validation accuracy, macro F1 and their mean in a single pass and with face
-+ mirror. Only the validation split is read: this script makes the choice of alpha. --save writes that mix as a plain
+           [--path flip|cross|views] [--save ALPHA OUT.pt]
+Prints, per alpha (0 = START, 1 = TUNED), validation accuracy, macro F1 and their mean in a single pass and on --path
+(face + mirror unless told). Only the validation split is read: this script makes the choice of alpha. --save writes that mix as a plain
 state_dict with the tuned run's card beside it (OUT.json).
 """
 from __future__ import annotations
@@ -14,7 +14,7 @@ import time
 import numpy as np
 
 from ferx.data.fer2013 import load_dataset
-from ferx.inference.views import NAMES, mode_probs, predict_views
+from ferx.inference.views import MODES, NAMES, mode_probs, predict_views
 from ferx.results.metrics import compute_metrics
 from ferx.training.interpolate import interpolate, interpolate_files
 from ferx.weights import load_model
@@ -28,6 +28,7 @@ def main() -> None:
     p.add_argument("--data", default="../shared/fer2013")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--path", default="flip", choices=[m for m in MODES if m != "none"], help="the path scored beside a single pass")
     p.add_argument("--save", nargs=2, metavar=("ALPHA", "OUT"), help="write theta(ALPHA) to OUT (.pt) and stop")
     args = p.parse_args()
     if args.save:
@@ -42,10 +43,11 @@ def main() -> None:
     print(f"validation split, {len(val)} images; theta(a) = (1 - a) * {args.start} + a * {args.tuned}")
     for alpha in (float(a) for a in args.alphas.split(",")):
         start.load_state_dict(interpolate(a_state, b_state, alpha))
-        probs = mode_probs(predict_views(start, val.images, "flip"))
-        for key in ("none", "flip"):
+        probs = {"none": mode_probs(predict_views(start, val.images, "none"), "none")["none"],
+                 args.path: mode_probs(predict_views(start, val.images, args.path), args.path)[args.path]}
+        for key in ("none", args.path):
             m = compute_metrics(val.labels, probs[key])
-            print(f"a {alpha:.2f}  {NAMES[key]:13s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "
+            print(f"a {alpha:.2f}  {NAMES[key]:20s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "
                   f"mean {(m['accuracy'] + m['macro_f1']) / 2:.4f}", flush=True)
     print(f"({time.time() - t0:.0f} s)")
 

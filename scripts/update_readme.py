@@ -39,7 +39,7 @@ def headline_block(metrics: dict) -> str:
         "| model | params | test accuracy | macro F1 | micro AUC |",
         "|---|---:|---:|---:|---:|",
     ]
-    for key in NAMES:
+    for key in (k for k in NAMES if k in metrics):  # a path added later is not in an older metrics.json
         m, name = metrics[key], f"ferx Mini-Xception-Emo, {NAMES[key]}"
         default = " (default)" if key == metrics["default"] else ""
         rows.append(f"| {name}{default} | {metrics['params'] / 1e3:.0f}K | {m['accuracy']:.3f} | {m['macro_f1']:.3f} | {m['micro_auc']:.3f} |")

@@ -12,7 +12,8 @@ from ferx.data.fer2013 import load_train_test
 from ferx.errors import FerxError
 from ferx.model import to_input
 from ferx.inference.recognizer import EmotionRecognizer
-from ferx.inference.views import MODES, check_mode, mode_probs, predict_views, shift, tta_logits, view_stack, zoom
+from ferx.inference.views import (MODES, check_mode, mode_probs, mode_rows, predict_views, shift, tta_logits, view_stack,
+                                  zoom)
 from ferx.weights import load_pretrained
 
 
@@ -46,7 +47,7 @@ def test_zoom_keeps_the_size_and_enlarges_the_centre() -> None:
     torch.testing.assert_close(zoom(torch.full((2, 1, 48, 48), 0.3)), torch.full((2, 1, 48, 48), 0.3))
 
 
-def test_each_mode_averages_a_prefix_of_the_six_views(fer_root: Path) -> None:
+def test_each_mode_averages_its_rows_of_the_six_views(fer_root: Path) -> None:
     model = load_pretrained()
     x = to_input(load_train_test(fer_root)["test"].images[:16])
     stack = view_stack(model, x)
@@ -54,15 +55,18 @@ def test_each_mode_averages_a_prefix_of_the_six_views(fer_root: Path) -> None:
     with torch.no_grad():
         face, mirror = model(x), model(x.flip(3))  # one view per call
         shifted = torch.stack([model(shift(x, dx, dy)) for dx, dy in ((2, 0), (-2, 0), (0, 2), (0, -2))]).mean(0)
-        zoomed_mirror = model(zoom(x.flip(3)))
+        zoomed_face, zoomed_mirror = model(zoom(x)), model(zoom(x.flip(3)))
     torch.testing.assert_close(stack[0], face)
     torch.testing.assert_close(stack[1], mirror)
     torch.testing.assert_close(stack[2], shifted)
     torch.testing.assert_close(stack[5], zoomed_mirror)  # 16 faces x 12 views went through the model in one call
     torch.testing.assert_close(tta_logits(model, x, "flip"), (face + mirror) / 2)
-    for mode, k in MODES.items():
-        torch.testing.assert_close(tta_logits(model, x, mode), stack[:k].mean(0))
-        assert view_stack(model, x, mode).shape[0] == k
+    torch.testing.assert_close(tta_logits(model, x, "cross"), (mirror + zoomed_face) / 2)
+    for mode, views in MODES.items():
+        torch.testing.assert_close(tta_logits(model, x, mode), stack[mode_rows(mode)].mean(0))
+        assert view_stack(model, x, mode).shape[0] == len(views)
+        # a stack of the mode itself gives the same probabilities as the six views' rows of it
+        np.testing.assert_allclose(mode_probs(view_stack(model, x, mode), mode)[mode], mode_probs(stack)[mode], atol=1e-6)
 
 
 def test_recognizer_evaluation_and_onnx_agree_on_the_default_path(fer_root: Path) -> None:
@@ -118,9 +122,9 @@ def test_view_stack_rows_are_the_named_views() -> None:
         "shifted mirror": torch.stack([net(shift(mirror, dx, dy)) for dx, dy in SHIFTS]).mean(0),
         "zoomed face": net(zoom(x)), "zoomed mirror": net(zoom(mirror)),
     }
-    assert len(VIEWS) == MODES["views"] and set(VIEWS) == set(expected)
-    for mode, k in MODES.items():
+    assert MODES["views"] == VIEWS and set(VIEWS) == set(expected)
+    for mode, views in MODES.items():
         stack = view_stack(net, x, mode)
-        assert len(stack) == k
-        for row, name in zip(stack, VIEWS):
+        assert len(stack) == len(views)
+        for row, name in zip(stack, views):
             torch.testing.assert_close(row, expected[name].detach(), atol=1e-5, rtol=0)

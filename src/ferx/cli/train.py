@@ -204,6 +204,7 @@ def cmd_crossval(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
+    from ..inference.views import NAMES
     from ..results.crossdata import evaluate_folder, is_labelled_folder
     from ..results.evaluate import evaluate_run
     from ..training.config import new_run_dir
@@ -212,7 +213,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
     if is_labelled_folder(args.data):
         metrics = evaluate_folder(args.data, args.out, args.weights, detect=args.detect, tta=args.tta,
                                   command=command_line(args), model=args.model)
-        for key in ("views", "flip", "none"):
+        for key in (k for k in NAMES if k in metrics):
             m = metrics[key]
             print(f"{key:5s}  accuracy {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  missed {m['missed']} of "
                   f"{m['n_images']}{'  (default)' if key == metrics['default'] else ''}")

@@ -12,17 +12,18 @@ from ..model import to_input
 
 Model = Callable[[torch.Tensor], torch.Tensor]
 
-# How many views each mode averages; views come in the order of `view_stack`, so a mode is a prefix of "views".
-MODES = {"none": 1, "flip": 2, "views": 6}
+VIEWS = ("face", "mirror", "shifted face", "shifted mirror", "zoomed face", "zoomed mirror")
+# The views each mode averages, in the order `view_stack` returns them; "views" holds every other mode's.
+MODES = {"none": ("face",), "flip": ("face", "mirror"), "cross": ("mirror", "zoomed face"), "views": VIEWS}
 DEFAULT = "views"  # the default prediction path everywhere (chosen on validation: docs/experiments.md)
 SHIFTS = ((2, 0), (-2, 0), (0, 2), (0, -2))
-VIEWS = ("face", "mirror", "shifted face", "shifted mirror", "zoomed face", "zoomed mirror")  # a mode: the first MODES[mode]
 ZOOM_CROP = 44
 JOIN_BELOW = 256  # batch sizes up to which all views go through the model in one call
-NAMES = {"views": "six views", "flip": "face + mirror", "none": "single pass"}
+NAMES = {"views": "six views", "cross": "mirror + zoomed face", "flip": "face + mirror", "none": "single pass"}
 DESCRIPTIONS = {
     "views": "mean logits of six views (the face, its mirror, each shifted by 2 pixels four ways, each centre-zoomed "
              "from 44 pixels; 12 forward passes)",
+    "cross": "mean logits of the mirror image and the centre-zoomed face (zoomed from 44 pixels; 2 forward passes)",
     "flip": "mean logits of the face and its mirror (2 forward passes)",
     "none": "a single forward pass",
 }
@@ -57,7 +58,8 @@ def zoom(x: torch.Tensor, crop: int = ZOOM_CROP) -> torch.Tensor:
 
 @torch.no_grad()
 def view_stack(model: Model, x: torch.Tensor, mode: str = DEFAULT) -> torch.Tensor:
-    """Logits (V, N, C) of the first MODES[mode] views: face, mirror, shifted face, shifted mirror, zoomed face, zoomed mirror.
+    """Logits (V, N, C) of the views of `mode`, in MODES[mode] order (for "views": face, mirror, shifted face, shifted
+    mirror, zoomed face, zoomed mirror).
 
     A shifted view is the mean logits of the four 2-pixel shifts, so the six views weigh equally.
     """
@@ -77,13 +79,13 @@ def view_stack(model: Model, x: torch.Tensor, mode: str = DEFAULT) -> torch.Tens
 def view_inputs(x: torch.Tensor, mode: str = DEFAULT) -> list[list[torch.Tensor]]:
     """The model inputs of each view of `mode`, in VIEWS order; a view of several inputs (the shifts) is their mean."""
     face, mirror = x, x.flip(3)
-    groups = {
-        "face": [face], "mirror": [mirror],
-        "shifted face": [shift(face, dx, dy) for dx, dy in SHIFTS],
-        "shifted mirror": [shift(mirror, dx, dy) for dx, dy in SHIFTS],
-        "zoomed face": [zoom(face)], "zoomed mirror": [zoom(mirror)],
-    } if MODES[mode] > 2 else {"face": [face], "mirror": [mirror]}
-    return [groups[name] for name in VIEWS[: MODES[mode]]]
+    groups = {  # built only when the mode asks for them
+        "face": lambda: [face], "mirror": lambda: [mirror],
+        "shifted face": lambda: [shift(face, dx, dy) for dx, dy in SHIFTS],
+        "shifted mirror": lambda: [shift(mirror, dx, dy) for dx, dy in SHIFTS],
+        "zoomed face": lambda: [zoom(face)], "zoomed mirror": lambda: [zoom(mirror)],
+    }
+    return [groups[name]() for name in MODES[mode]]
 
 
 def tta_logits(model: Model, x: torch.Tensor, mode: str = DEFAULT) -> torch.Tensor:
@@ -105,6 +107,12 @@ def predict_views(model: Model, images: np.ndarray, mode: str = DEFAULT, batch_s
     return torch.cat(out, dim=1)
 
 
-def mode_probs(stack: torch.Tensor) -> dict[str, np.ndarray]:
-    """Class probabilities of every mode that a (V, N, C) view stack holds."""
-    return {mode: torch.softmax(stack[:k].mean(0), 1).numpy() for mode, k in MODES.items() if k <= len(stack)}
+def mode_rows(mode: str, of: str = "views") -> list[int]:
+    """The rows of a view stack of mode `of` that hold `mode`'s views."""
+    return [MODES[of].index(view) for view in MODES[mode]]
+
+
+def mode_probs(stack: torch.Tensor, of: str = "views") -> dict[str, np.ndarray]:
+    """Class probabilities of every mode that a (V, N, C) view stack of mode `of` holds."""
+    return {mode: torch.softmax(stack[mode_rows(mode, of)].mean(0), 1).numpy()
+            for mode, views in MODES.items() if set(views) <= set(MODES[of])}

@@ -21,7 +21,7 @@ from ..data.folders import load_labelled_folder
 from ..errors import FerxError
 from ..files import write_text
 from ..inference.faces import DEFAULT_DETECTOR
-from ..inference.views import DEFAULT, check_mode, mode_probs, predict_views
+from ..inference.views import DEFAULT, NAMES, check_mode, mode_probs, predict_views
 from ..weights import load_model, pretrained_path
 from .plots import plot_confusion, plot_roc
 
@@ -128,7 +128,7 @@ def folder_readme(m: dict) -> str:
         f"{head['faces_found']}, missed {head['missed']} (counted wrong, \"no face\" in the confusion matrix).", "",
         "| path | accuracy | macro F1 (classes present) | micro AUC (faces found) |", "|---|---:|---:|---:|",
     ]
-    for key in ("views", "flip", "none"):
+    for key in NAMES:
         if key in m:
             r = m[key]
             auc = f"{r['micro_auc']:.4f}" if "micro_auc" in r else "n/a"

@@ -19,7 +19,7 @@ from .calibration import calibration_metrics, fit_temperature, nll, softmax
 from .metrics import compute_metrics, report_text
 from .plots import plot_confusion, plot_curve, plot_reliability, plot_roc
 from .report import results_readme
-from ..inference.views import DEFAULT, MODES, check_mode, mode_probs, predict_views
+from ..inference.views import DEFAULT, check_mode, mode_probs, mode_rows, predict_views
 from ..model import CLASSES
 from ..weights import ModelCard, card_path, load_model, load_model_card, save_card
 
@@ -66,7 +66,7 @@ def evaluate_run(
         if val is None:  # a quick look (--limit) fits the temperature on as few validation images
             val = splits["val"] if val_limit is not None else stratified_limit(splits["val"], limit, seed)
     metrics: dict = {"default": check_mode(tta), "weights": str(weights), "classes": card.classes, **model_cost(net)}
-    stack = predict_views(net, test.images, "views")  # every path: each mode is a prefix of the six views
+    stack = predict_views(net, test.images, "views")  # every path: the six views hold every mode's
     probs = mode_probs(stack)
     for key, p in probs.items():
         metrics[key] = compute_metrics(test.labels, p, card.classes)
@@ -91,7 +91,7 @@ def evaluate_run(
     plot_roc(test.labels, default, out / "roc_curves.png", card.classes)
     write_text(out / "classification_report.txt", report_text(test.labels, default, card.classes))
     if temperature_from is not None or (val is not None and len(val)):  # --val-fraction 0 leaves no validation
-        metrics["calibration"] = calibrate(net, card, val, stack[: MODES[metrics["default"]]].mean(0), test.labels,
+        metrics["calibration"] = calibrate(net, card, val, stack[mode_rows(metrics["default"])].mean(0), test.labels,
                                            metrics["default"], out, temperature_from)
         store_temperature(weights, out, card)
     metrics["evaluate_seconds"] = time.time() - started  # on `ferx train`'s clock too, after the training time

@@ -104,7 +104,7 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
         "| | accuracy | macro F1 | micro AUC | macro AUC |",
         "|---|---:|---:|---:|---:|",
     ]
-    for key, name in NAMES.items():
+    for key, name in ((k, n) for k, n in NAMES.items() if k in metrics):  # a path added later: not in older files
         r = metrics[key]
         mark = " (default)" if key == metrics["default"] else ""
         lines.append(f"| {name}{mark} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['micro_auc']:.4f} | {r['macro_auc']:.4f} |")

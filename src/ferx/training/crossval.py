@@ -54,7 +54,7 @@ def crossval(cfg: TrainConfig, k: int, tta: str = "views", command: str = "", as
             row.update(best_epoch=summary["best_epoch"], best_val_acc=summary["best_val_acc"])
         else:
             net = initial_model(cfg.model, classes, cfg.init)[0].eval()
-        pred = mode_probs(predict_views(net, splits["test"].images, tta))[tta].argmax(1)  # only tta's views
+        pred = mode_probs(predict_views(net, splits["test"].images, tta), tta)[tta].argmax(1)  # only tta's views
         row.update(_scores(splits["test"].labels, pred), seconds=time.time() - t0)
         rows.append(row)
         pooled_true.append(splits["test"].labels)
