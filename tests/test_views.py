@@ -98,11 +98,11 @@ def test_cli_tta_option(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     face = tmp_path / "face.png"
     cv2.imwrite(str(face), np.tile(np.linspace(0, 255, 48, dtype=np.uint8), (48, 1)))
     out = {}
-    for args in ([], ["--tta", "flip"], ["--no-tta"]):
+    for args in ([], ["--tta", "cross"], ["--tta", "flip"], ["--no-tta"]):
         json_path = tmp_path / f"{len(out)}.json"
         assert main(["predict", str(face), "--no-detect", "--json", str(json_path), *args]) == 0
         out[" ".join(args)] = json_path.read_text()
-    assert len(set(out.values())) == 3  # three paths, three sets of scores
+    assert len(set(out.values())) == 4  # four paths, four sets of scores
     with pytest.raises(SystemExit) as exc:
         main(["predict", str(face), "--tta", "mirror"])
     assert exc.value.code == 2 and "invalid choice: 'mirror'" in capsys.readouterr().err

@@ -65,7 +65,7 @@ def add_tta_args(p: argparse.ArgumentParser, what: str) -> None:
 
     p.add_argument("--tta", default=DEFAULT, choices=list(MODES),
                    help=f"{what}: views (default: face, mirror, 2-px shifts and a 44-px zoom of each, 12 passes), "
-                        "flip (face + mirror) or none (one pass)")
+                        "cross (mirror + zoomed face, 2 passes), flip (face + mirror) or none (one pass)")
     p.add_argument("--no-tta", dest="tta", action="store_const", const="none", help="same as --tta none")
 
 

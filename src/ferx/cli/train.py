@@ -43,7 +43,7 @@ def add_parsers(sub, d) -> None:
     e.add_argument("--out", help="folder for the results (default: runs/<date-time>; never the shipped results/ "
                                  "unless named)")
     e.add_argument("--limit", type=int, help="at most this many test images (and validation images for the temperature)")
-    add_tta_args(e, "the headline's prediction path (all three are reported)")
+    add_tta_args(e, "the headline's prediction path (all are reported)")
     e.add_argument("--model", default=d.model,
                    help="variant of a plain state_dict that has no model card (.json) beside it: emo or original")
     e.add_argument("--val-fraction", type=float, default=d.val_fraction,

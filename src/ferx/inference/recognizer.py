@@ -35,10 +35,11 @@ class Face:
 class EmotionRecognizer:
     """Detect faces and classify their expressions; packaged weights and CPU unless told otherwise.
 
-    `detector`: a name from ferx.inference.faces.DETECTORS ("centerface", the default, "ssd", "haar", "blazeface",
-    "mtcnn"), None (the whole image is one face), or a callable gray image -> boxes (x, y, w, h).
+    `detector`: a name from ferx.inference.faces.DETECTORS ("centerface", the default, "centerface-checked",
+    "centerface-int8", "ssd", "haar", "blazeface", "mtcnn"), None (the whole image is one face), or a callable gray image -> boxes (x, y, w, h).
     `tta`: "views" (default, as `ferx evaluate`: face, mirror, 2-px shifts and a 44-px zoom of each, 12 passes),
-    "flip" (face + mirror) or "none"; True and False mean "views" and "none".
+    "cross" (the mirror and the zoomed face: 2 passes, the better two-pass path), "flip" (face + mirror) or "none";
+    True and False mean "views" and "none".
     `backend`: "torch", "onnx" (onnxruntime, CPU; `weights` then names an .onnx file), "int8" (the packaged
     int8 model or an .onnx from `ferx export --int8`: about twice as fast again), or "auto":
     onnx for the packaged weights or an .onnx file on the CPU (3-7x faster here, benchmarks/inference.py), else torch.

@@ -127,7 +127,8 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
             secs = sorted(r["seconds"] for r in history)
             lines.append(f"Epochs took {np.median(secs):.0f} s (median), {secs[0]:.0f} s to {secs[-1]:.0f} s.")
         if "evaluate_seconds" in metrics:
-            lines.append(f"Evaluating the test split under all three prediction paths took a further "
+            paths = {2: "both", 3: "all three", 4: "all four"}.get(sum(key in metrics for key in NAMES), "all the")
+            lines.append(f"Evaluating the test split under {paths} prediction paths took a further "
                          f"{metrics['evaluate_seconds'] / 60:.1f} minutes.")
         if summary.get("note"):
             lines.append(summary["note"])
