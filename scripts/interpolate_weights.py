@@ -3,8 +3,8 @@
 Usage: python scripts/interpolate_weights.py START TUNED [--alphas 0,0.1,...,1] [--data ../shared/fer2013]
            [--path flip|cross|views] [--save ALPHA OUT.pt]
 Prints, per alpha (0 = START, 1 = TUNED), validation accuracy, macro F1 and their mean in a single pass and on --path
-(face + mirror unless told). Only the validation split is read: this script makes the choice of alpha. --save writes that mix as a plain
-state_dict with the tuned run's card beside it (OUT.json).
+(face + mirror unless told). Only the validation split is read: this script makes the choice of alpha. --save writes
+that mix as a plain state_dict with the tuned run's card beside it (OUT.json).
 """
 from __future__ import annotations
 
@@ -28,7 +28,8 @@ def main() -> None:
     p.add_argument("--data", default="../shared/fer2013")
     p.add_argument("--val-fraction", type=float, default=0.1)
     p.add_argument("--seed", type=int, default=0)
-    p.add_argument("--path", default="flip", choices=[m for m in MODES if m != "none"], help="the path scored beside a single pass")
+    p.add_argument("--path", default="flip", choices=[m for m in MODES if m != "none"],
+                   help="the path scored beside a single pass")
     p.add_argument("--save", nargs=2, metavar=("ALPHA", "OUT"), help="write theta(ALPHA) to OUT (.pt) and stop")
     args = p.parse_args()
     if args.save:

@@ -77,7 +77,7 @@ def view_stack(model: Model, x: torch.Tensor, mode: str = DEFAULT) -> torch.Tens
 
 
 def view_inputs(x: torch.Tensor, mode: str = DEFAULT) -> list[list[torch.Tensor]]:
-    """The model inputs of each view of `mode`, in VIEWS order; a view of several inputs (the shifts) is their mean."""
+    """The model inputs of each view of `mode`, in MODES[mode] order; a view of several inputs (the shifts) is their mean."""
     face, mirror = x, x.flip(3)
     groups = {  # built only when the mode asks for them
         "face": lambda: [face], "mirror": lambda: [mirror],
