@@ -2,6 +2,7 @@
 640x480 and 1632x1224 (2 megapixels), each with one real face (benchmarks/photo_scenes.py).
 
 Usage: python benchmarks/inference.py [--data ../shared/fer2013] [--crossdata ../shared/crossdata] [--repeats 50]
+       [--photos-only] [--detector NAME]
 """
 from __future__ import annotations
 

@@ -44,8 +44,9 @@ def main() -> None:
     print(f"validation split, {len(val)} images; theta(a) = (1 - a) * {args.start} + a * {args.tuned}")
     for alpha in (float(a) for a in args.alphas.split(",")):
         start.load_state_dict(interpolate(a_state, b_state, alpha))
-        probs = {"none": mode_probs(predict_views(start, val.images, "none"), "none")["none"],
-                 args.path: mode_probs(predict_views(start, val.images, args.path), args.path)[args.path]}
+        probs = mode_probs(predict_views(start, val.images, args.path), args.path)
+        if "none" not in probs:  # a path without the plain face (cross) needs its own single pass
+            probs["none"] = mode_probs(predict_views(start, val.images, "none"), "none")["none"]
         for key in ("none", args.path):
             m = compute_metrics(val.labels, probs[key])
             print(f"a {alpha:.2f}  {NAMES[key]:20s}  acc {m['accuracy']:.4f}  macro F1 {m['macro_f1']:.4f}  "
