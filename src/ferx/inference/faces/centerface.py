@@ -12,6 +12,7 @@ from importlib import resources
 import cv2
 import numpy as np
 
+from ..runtime import session_options
 from .crop import Box, face_boxes, search_or_border
 
 STRIDE = 4  # the heatmap has one cell per 4x4 input pixels
@@ -41,10 +42,8 @@ class CenterFaceDetector:
         """An onnxruntime session of the packaged network (int8: the copy scripts/quantize_detector.py writes)."""
         import onnxruntime as ort
 
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads, opts.inter_op_num_threads = self.threads, 1
-        # spinning threads would hold both cores after each image, slowing the classifier that runs next
-        opts.add_session_config_entry("session.intra_op.allow_spinning", "0")
+        opts = session_options(self.threads)
+        opts.inter_op_num_threads = 1
         path = resources.files("ferx.inference.faces") / "models" / ("centerface.int8.onnx" if int8 else "centerface.onnx")
         return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
