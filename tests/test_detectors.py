@@ -164,3 +164,35 @@ def test_landmark_detectors_give_five_points_inside_each_face(test_faces, name):
     (x, y, w, h), p = boxes[0], points[0]
     assert ((p[:, 0] >= x) & (p[:, 0] <= x + w) & (p[:, 1] >= y) & (p[:, 1] <= y + h)).all(), (boxes, p)
     assert p[0, 0] < p[1, 0] and max(p[0, 1], p[1, 1]) < p[2, 1] < min(p[3, 1], p[4, 1])  # eyes, nose, mouth
+
+
+def test_int8_centerface_takes_uint8_pixels_with_the_same_outputs_as_its_quantize_step():
+    """scripts/quantize_detector.py drops the input's QuantizeLinear only where it is an identity on 0-255 pixels."""
+    import importlib.util
+    from pathlib import Path
+
+    import onnx
+    import onnxruntime as ort
+    from onnx import TensorProto, helper
+
+    spec = importlib.util.spec_from_file_location(
+        "quantize_detector", Path(__file__).resolve().parents[1] / "scripts" / "quantize_detector.py")
+    script = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(script)
+
+    def qdq(scale: float) -> onnx.ModelProto:
+        nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
+                 helper.make_node("DequantizeLinear", ["q", "s", "z"], ["d"]), helper.make_node("Relu", ["d"], ["y"])]
+        inits = [helper.make_tensor("s", TensorProto.FLOAT, [], [scale]), helper.make_tensor("z", TensorProto.UINT8, [], [0])]
+        graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
+                                  [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])], inits)
+        return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])
+
+    pixels = np.random.default_rng(0).integers(0, 256, (1, 3, 4, 4), np.uint8)
+    model = qdq(1.0)
+    before = ort.InferenceSession(model.SerializeToString()).run(None, {"x": pixels.astype(np.float32)})[0]
+    assert script.uint8_input(model) and len(model.graph.node) == 2
+    after = ort.InferenceSession(model.SerializeToString()).run(None, {"x": pixels})[0]
+    np.testing.assert_array_equal(before, after)
+    assert not script.uint8_input(other := qdq(0.5)) and len(other.graph.node) == 3  # not an identity: kept
+    assert get_detector("centerface-int8").session.get_inputs()[0].type == "tensor(uint8)"
