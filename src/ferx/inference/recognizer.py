@@ -35,7 +35,7 @@ class Face:
 class EmotionRecognizer:
     """Detect faces and classify their expressions; packaged weights and CPU unless told otherwise.
 
-    `detector`: a name from ferx.inference.faces.DETECTORS ("centerface", the default, "centerface-checked",
+    `detector`: a name from ferx.inference.faces.DETECTORS ("centerface-checked", the default, "centerface",
     "centerface-int8", "ssd", "haar", "blazeface", "mtcnn"), None (the whole image is one face), or a callable gray image -> boxes (x, y, w, h).
     `tta`: "views" (default, as `ferx evaluate`: face, mirror, 2-px shifts and a 44-px zoom of each, 12 passes),
     "cross" (the mirror and the zoomed face: 2 passes, the better two-pass path), "flip" (face + mirror) or "none";

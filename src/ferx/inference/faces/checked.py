@@ -2,8 +2,9 @@
 faces down to a low score, and MTCNN's O-Net, a 48-px face / non-face net, must confirm each one CenterFace alone is
 unsure of.
 
-Both networks ship with ferx (models/NOTICE.md). An option, not the default: measured on benchmarks/detectors.py and
-benchmarks/compare_fer.py (README, "Faces in photos"; docs/experiments/detectors/checked-rule.txt).
+Both networks ship with ferx (models/NOTICE.md). The default detector since 2026-12-06: measured on
+benchmarks/detectors.py, benchmarks/inference.py and benchmarks/compare_fer.py (README, "Faces in photos";
+docs/experiments/detectors/checked-rule.txt, revision 11).
 """
 from __future__ import annotations
 
