@@ -6,6 +6,7 @@ legitimate 12-megapixel photo) must get their own answer (413, 415 or 200). Prin
 requests, requests/s and the server process's peak memory (VmHWM: peak resident set size).
 
 Usage: python benchmarks/load_test.py [--requests 500] [--concurrency 16] [--adversarial 0.25] [--backend auto]
+       [--detector NAME]
 """
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ import numpy as np
 from PIL import Image
 
 from ferx.data.fer2013 import load_train_test
+from ferx.inference.faces import DEFAULT_DETECTOR
 
 MAX_MB = 10
 
@@ -122,12 +124,13 @@ def main() -> None:
     p.add_argument("--adversarial", type=float, default=0.25, help="share of hostile requests (0: only valid ones)")
     p.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "int8"])
     p.add_argument("--data", default="../shared/fer2013")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="the server's face detector (default: the product's)")
     args = p.parse_args()
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "ferx.cli", "serve", "--port", str(port), "--backend", args.backend,
-                               "--max-mb", str(MAX_MB)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               "--max-mb", str(MAX_MB), "--detector", args.detector], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):
             try:
@@ -143,7 +146,7 @@ def main() -> None:
                                                       args.requests, args.concurrency, args.adversarial))
         peak = memory_mb(server.pid, "VmHWM")
         q = statistics.quantiles(lat, n=100)
-        print(f"{args.requests} requests ({len(lat)} valid), {args.concurrency} concurrent, backend {args.backend}: "
+        print(f"{args.requests} requests ({len(lat)} valid), {args.concurrency} concurrent, backend {args.backend}, detector {args.detector}: "
               f"{errors} errors on valid requests, p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, "
               f"{args.requests / wall:.1f} requests/s")
         for (kind, status, verdict), count in sorted(outcomes.items(), key=str):

@@ -88,3 +88,16 @@ def test_onnx_workers_stop_spinning_when_a_run_returns() -> None:
     time.sleep(0.05)
     # a worker left spinning burns its core for about 35 ms here before it parks; stopped, the idle costs ~0.1 ms
     assert time.process_time() - cpu < 0.01
+
+
+def test_serving_turns_spinning_off_for_the_sessions_it_makes() -> None:
+    from ferx.inference.runtime import session_options, spin_during_runs
+
+    assert session_options().get_session_config_entry("session.intra_op.allow_spinning") == "1"
+    spin_during_runs(False)  # what `ferx serve` does before it builds its recognizer
+    try:
+        opts = session_options(2)
+        assert opts.get_session_config_entry("session.intra_op.allow_spinning") == "0"
+        assert opts.intra_op_num_threads == 2
+    finally:
+        spin_during_runs(True)

@@ -46,8 +46,10 @@ def cmd_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..inference.recognizer import EmotionRecognizer
+    from ..inference.runtime import spin_during_runs
     from ..serving.server import create_app
 
+    spin_during_runs(False)  # concurrent requests: workers that spin would take the cores other requests' runs need
     rec = EmotionRecognizer(args.weights, device=args.device, tta=args.tta, backend=args.backend,
                             max_pixels=args.max_pixels, detector=args.detector)
     app = create_app(rec, max_bytes=args.max_mb * 1024 * 1024, max_concurrent=args.max_concurrent)

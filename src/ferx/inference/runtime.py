@@ -11,6 +11,19 @@ from ..errors import FerxError
 from ..weights import card_from_metadata
 
 
+_spin = True
+
+
+def spin_during_runs(on: bool) -> None:
+    """Whether sessions made from now on let their workers spin while a run lasts (the default) or sleep between layers.
+
+    Spinning saves 1-2 ms a photo when runs follow one another; runs of several requests at once lose more to workers
+    spinning beside them (benchmarks/load_test.py: 95-98 against 113-118 requests/s), so `ferx serve` turns it off.
+    """
+    global _spin
+    _spin = on
+
+
 def session_options(threads: int | None = None):
     """onnxruntime options for a session on the CPU: `threads` workers (None: one per core) that spin only during a run."""
     import onnxruntime as ort
@@ -18,7 +31,7 @@ def session_options(threads: int | None = None):
     opts = ort.SessionOptions()
     # Workers that spin between a network's layers save 1-2 ms of wake-ups per run on 2 cores; stopped when each run
     # returns, they do not hold the cores that the next stage (the detector, the classifier, torch's views) needs.
-    opts.add_session_config_entry("session.intra_op.allow_spinning", "1")
+    opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if _spin else "0")
     opts.add_session_config_entry("session.force_spinning_stop", "1")
     if threads:
         opts.intra_op_num_threads = threads
