@@ -130,7 +130,8 @@ def main() -> None:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     server = subprocess.Popen([sys.executable, "-m", "ferx.cli", "serve", "--port", str(port), "--backend", args.backend,
-                               "--max-mb", str(MAX_MB), "--detector", args.detector], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                               "--max-mb", str(MAX_MB), "--detector", args.detector],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         for _ in range(300):
             try:
@@ -146,7 +147,8 @@ def main() -> None:
                                                       args.requests, args.concurrency, args.adversarial))
         peak = memory_mb(server.pid, "VmHWM")
         q = statistics.quantiles(lat, n=100)
-        print(f"{args.requests} requests ({len(lat)} valid), {args.concurrency} concurrent, backend {args.backend}, detector {args.detector}: "
+        print(f"{args.requests} requests ({len(lat)} valid), {args.concurrency} concurrent, backend {args.backend}, "
+              f"detector {args.detector}: "
               f"{errors} errors on valid requests, p50 {q[49]:.1f} ms, p95 {q[94]:.1f} ms, "
               f"{args.requests / wall:.1f} requests/s")
         for (kind, status, verdict), count in sorted(outcomes.items(), key=str):

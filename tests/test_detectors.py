@@ -182,14 +182,15 @@ def test_int8_centerface_takes_uint8_pixels_with_the_same_outputs_as_its_quantiz
     environ = dict(os.environ)
     try:
         spec.loader.exec_module(script)
-    finally:  # the script's benchmark imports set OMP_NUM_THREADS=1, which later tests' training subprocesses would inherit
+    finally:  # its benchmark imports set OMP_NUM_THREADS=1, which later tests' training subprocesses would inherit
         os.environ.clear()
         os.environ.update(environ)
 
     def qdq(scale: float) -> onnx.ModelProto:
         nodes = [helper.make_node("QuantizeLinear", ["x", "s", "z"], ["q"]),
                  helper.make_node("DequantizeLinear", ["q", "s", "z"], ["d"]), helper.make_node("Relu", ["d"], ["y"])]
-        inits = [helper.make_tensor("s", TensorProto.FLOAT, [], [scale]), helper.make_tensor("z", TensorProto.UINT8, [], [0])]
+        inits = [helper.make_tensor("s", TensorProto.FLOAT, [], [scale]),
+                 helper.make_tensor("z", TensorProto.UINT8, [], [0])]
         graph = helper.make_graph(nodes, "g", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 4, 4])],
                                   [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 4, 4])], inits)
         return helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)])

@@ -17,8 +17,9 @@ _spin = True
 def spin_during_runs(on: bool) -> None:
     """Whether sessions made from now on let their workers spin while a run lasts (the default) or sleep between layers.
 
-    Spinning saves 1-2 ms a photo when runs follow one another; runs of several requests at once lose more to workers
-    spinning beside them (benchmarks/load_test.py: 95-98 against 113-118 requests/s), so `ferx serve` turns it off.
+    Spinning saves 1.4-3.3 ms a photo here when runs follow one another; runs of several requests at once lose more
+    to workers spinning beside them (benchmarks/load_test.py: 95-98 against 113-118 requests/s), so `ferx serve`
+    turns it off.
     """
     global _spin
     _spin = on
