@@ -16,8 +16,8 @@ DETECTORS: dict[str, tuple[str, str]] = {
     "mtcnn": ("mtcnn", "MTCNNDetector"),
     "centerface-checked": ("checked", "CheckedCenterFaceDetector"),
 }
-# benchmarks/detectors.py and docs/experiments/detectors/checked-rule.txt (revision 11): no crossdata misses, 0.97 of
-# the pasted FER-2013 faces of 40-200 px, a 640x480 photo in under 15 ms end to end
+# benchmarks/detectors.py and docs/experiments/detectors/checked-rule.txt (revision 11): no crossdata misses, 0.96-0.97
+# of the pasted FER-2013 faces of 40-200 px, a 640x480 photo in 13-15 ms end to end here
 DEFAULT_DETECTOR = "centerface-checked"
 
 
