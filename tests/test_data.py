@@ -1,4 +1,5 @@
 import csv
+import multiprocessing
 from pathlib import Path
 
 import numpy as np
@@ -74,3 +75,25 @@ def test_cache_is_reused(small_dataset: Path, tmp_path: Path, monkeypatch: pytes
     (small_dataset / "train" / "happy" / sorted((small_dataset / "train" / "happy").iterdir())[0].name).unlink()
     assert len(load_train_test(small_dataset)["train"]) == 7 * 12 - 1  # a changed folder is decoded afresh
     assert len(decoded) >= 7 * 12 - 1
+
+
+def test_two_runs_caching_at_once_both_succeed(small_dataset: Path, tmp_path: Path,
+                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two trainings started together both decode and cache the data; the second rename must not fail."""
+    monkeypatch.setenv("FERX_CACHE", str(tmp_path / "cache"))
+    ctx = multiprocessing.get_context("fork")
+    barrier = ctx.Barrier(2, timeout=60)
+    savez = np.savez
+
+    def savez_then_wait(*args, **kwargs) -> None:
+        savez(*args, **kwargs)
+        barrier.wait()  # both temporary files are written before either is renamed
+
+    monkeypatch.setattr(fer2013.np, "savez", savez_then_wait)
+    procs = [ctx.Process(target=load_train_test, args=(small_dataset,)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(120)
+    assert [p.exitcode for p in procs] == [0, 0]
+    assert [f.name for f in (tmp_path / "cache").iterdir()] == [f"fer-{fer2013._fingerprint(small_dataset)}.npz"]

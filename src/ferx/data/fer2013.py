@@ -13,7 +13,7 @@ from PIL import Image, UnidentifiedImageError
 from sklearn.model_selection import train_test_split
 
 from ..errors import FerxError
-from ..files import IMAGE_SUFFIXES
+from ..files import IMAGE_SUFFIXES, atomic_path
 from ..model import CLASSES
 
 log = logging.getLogger(__name__)
@@ -145,11 +145,9 @@ def load_train_test(root: str | os.PathLike, use_cache: bool = True) -> dict[str
     else:
         splits = {s: load_folder_split(root / s) for s in ("train", "test")}
     if use_cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp.npz")
         arrays = {f"{s}_{k}": getattr(sp, k) for s, sp in splits.items() for k in ("images", "labels")}
-        np.savez(tmp, **arrays)
-        tmp.replace(cache)
+        with atomic_path(cache) as tmp:  # per-process temp name: two runs started together both write the cache
+            np.savez(tmp, **arrays)
         log.info("cached decoded images in %s", cache)
     return splits
 
