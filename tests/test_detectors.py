@@ -155,6 +155,16 @@ def test_checked_centerface_searches_small_copies_with_the_float_network():
     assert CheckedCenterFaceDetector(int8=False).float_session is None
 
 
+def test_int8_sessions_are_exact_where_8_bit_weights_would_overflow(monkeypatch):
+    from ferx.inference import runtime
+
+    monkeypatch.setattr(runtime, "int8_overflows", lambda: True)
+    assert runtime.session_options().get_session_config_entry("session.x64quantprecision") == "1"
+    monkeypatch.setattr(runtime, "int8_overflows", lambda: False)
+    with pytest.raises(RuntimeError, match="does not have configuration"):  # onnxruntime's default kernels
+        runtime.session_options().get_session_config_entry("session.x64quantprecision")
+
+
 @pytest.mark.parametrize("name", ["centerface", "mtcnn", "centerface-checked"])
 def test_landmark_detectors_give_five_points_inside_each_face(test_faces, name):
     scene = background(480, 640, seed=6)

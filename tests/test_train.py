@@ -65,9 +65,9 @@ def test_metrics_match_the_report_and_the_best_epoch(run: Path) -> None:
 def test_same_seed_same_history(run: Path, fer_root: Path, tmp_path: Path) -> None:
     assert main(["train", "--data", str(fer_root), "--out", str(tmp_path), *ARGS]) == 0
     assert history(tmp_path) == history(run)
-    other = tmp_path / "seed1"
-    assert main(["train", "--data", str(fer_root), "--out", str(other), *ARGS, "--seed", "1"]) == 0
-    assert history(other) != history(run)
+    other = tmp_path / "seed1"  # one epoch of another seed is enough to differ (and a third of the time)
+    assert main(["train", "--data", str(fer_root), "--out", str(other), *ARGS, "--seed", "1", "--epochs", "1"]) == 0
+    assert history(other)[0] != history(run)[0]
 
 
 def test_resume_after_kill_continues_the_same_run(run: Path, fer_root: Path, tmp_path: Path) -> None:
@@ -226,6 +226,7 @@ def test_channels_last_step_equals_the_nchw_step(batch: int) -> None:
         torch.manual_seed(0)
         net = MiniXception(num_classes=7)
         net.head_drop.p = 0.0  # dropout draws its mask in memory order, so the two layouts drop different units
+        start = {k: v.clone() for k, v in net.state_dict().items() if v.is_floating_point()}
         fmt = torch.channels_last if channels_last else torch.contiguous_format
         net = net.to(memory_format=fmt)
         opt = torch.optim.SGD(net.parameters(), 0.1)  # Adam's first step is lr * sign(g): rounding flips tiny ones
@@ -234,8 +235,12 @@ def test_channels_last_step_equals_the_nchw_step(batch: int) -> None:
         nets.append((loss.item(), net.state_dict()))
     (loss_a, a), (loss_b, b) = nets
     assert loss_a == pytest.approx(loss_b, rel=1e-5)
-    # summation order differs between layouts: ~5e-5 after a 0.1-lr step here; a wrong layout is off by 1e-2 or more
-    assert all(torch.allclose(a[k].float(), b[k].float(), atol=2e-4) for k in a)
+    # Summation order differs between layouts and between CPUs' kernels: the two updates of a tensor differ by under
+    # 1% of the update (batch 3's batch norm up to 1.4e-3 in absolute terms on an AVX2 CPU, 5e-5 on AVX-512); a wrong
+    # layout moves the weights somewhere else altogether
+    for k, w in start.items():
+        step_a, step_b = a[k] - w, b[k] - w
+        assert (step_a - step_b).norm() <= 0.05 * step_a.norm() + 1e-7, k
 
 
 def test_split_seed_fixes_the_validation_faces_while_seed_moves_the_run(fer_root: Path, tmp_path: Path,

@@ -13,7 +13,7 @@ def add_parsers(sub, d) -> None:
     x = sub.add_parser("export", help="export the model to ONNX (dynamic batch axis)")
     x.add_argument("--onnx", required=True, help="output .onnx file")
     x.add_argument("--weights", help="weights file (default: the packaged pretrained model)")
-    x.add_argument("--int8", action="store_true", help="quantise to int8 (about 2x faster on CPUs with VNNI)")
+    x.add_argument("--int8", action="store_true", help="quantise to int8, 7-bit weights (exact with or without VNNI)")
     x.add_argument("--data", default=d.data, help="FER-2013 whose training faces calibrate --int8")
     x.add_argument("--calibration", type=int, default=1024, help="number of training faces for --int8 calibration")
     x.set_defaults(func=cmd_export)

@@ -2,6 +2,8 @@
 from __future__ import annotations
 
 import os
+import platform
+from functools import cache
 from pathlib import Path
 
 import numpy as np
@@ -25,6 +27,23 @@ def spin_during_runs(on: bool) -> None:
     _spin = on
 
 
+@cache
+def int8_overflows() -> bool:
+    """Whether this CPU's int8 convolutions add uint8 x int8 product pairs in int16, which 8-bit weights overflow:
+    x86 without VNNI (AVX2 alone: Intel before 2019, AMD before Zen 4). There the 8-bit int8 classifier scored
+    0.644 for 0.684 (benchmarks/int8_overflow.py)."""
+    if platform.machine().lower() not in ("x86_64", "amd64"):
+        return False
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.is_file():
+        return not set(cpuinfo.read_text().split()) & {"avx512_vnni", "avx_vnni", "amx_int8"}
+    try:  # elsewhere numpy's own dispatch table, which knows AVX-512 VNNI only
+        from numpy._core._multiarray_umath import __cpu_features__
+    except ImportError:  # numpy 1.x
+        from numpy.core._multiarray_umath import __cpu_features__
+    return not __cpu_features__.get("AVX512VNNI", False)
+
+
 def session_options(threads: int | None = None):
     """onnxruntime options for a session on the CPU: `threads` workers (None: one per core) that spin only during a run."""
     import onnxruntime as ort
@@ -34,6 +53,8 @@ def session_options(threads: int | None = None):
     # returns, they do not hold the cores that the next stage (the detector, the classifier, torch's views) needs.
     opts.add_session_config_entry("session.intra_op.allow_spinning", "1" if _spin else "0")
     opts.add_session_config_entry("session.force_spinning_stop", "1")
+    if int8_overflows():  # int8 values widened to int16 before multiplying: exact, as on a VNNI CPU
+        opts.add_session_config_entry("session.x64quantprecision", "1")
     if threads:
         opts.intra_op_num_threads = threads
     return opts
