@@ -1,6 +1,6 @@
 """int8 models on CPUs without VNNI: test accuracy and CenterFace boxes, in the arithmetic of this CPU and exact.
 
-onnxruntime's int8 convolutions on x86 CPUs without VNNI (AVX2, most laptops before 2021; `lscpu | grep vnni`)
+onnxruntime's int8 convolutions on x86 CPUs without VNNI (AVX2 alone: Intel before 2019, AMD before Zen 4; `lscpu | grep vnni`)
 add pairs of uint8 x int8 products in int16, which saturate when weights use all 8 bits. The session option
 `session.x64quantprecision` widens them to int16 first: exact, what a VNNI CPU computes, and slower. Each int8 file
 is read both ways, so one run on an AVX2 machine shows what users of either kind of CPU get from it.
