@@ -1,6 +1,6 @@
 """int8 models on CPUs without VNNI: test accuracy and CenterFace boxes, in the arithmetic of this CPU and exact.
 
-onnxruntime's int8 convolutions on x86 CPUs without VNNI (AVX2 alone: Intel before 2019, AMD before Zen 4; `lscpu | grep vnni`)
+onnxruntime's int8 convolutions on x86 CPUs without VNNI (AVX2 but no VNNI in `lscpu`)
 add pairs of uint8 x int8 products in int16, which saturate when weights use all 8 bits. The session option
 `session.x64quantprecision` widens them to int16 first: exact, what a VNNI CPU computes, and slower. Each int8 file
 is read both ways, so one run on an AVX2 machine shows what users of either kind of CPU get from it.
@@ -23,6 +23,7 @@ import onnxruntime as ort
 
 from ferx.data.fer2013 import load_train_test
 from ferx.inference.faces.centerface import CenterFaceDetector
+from ferx.inference.faces.crop import iou
 from ferx.inference.recognizer import EmotionRecognizer
 from ferx.inference.views import MODES
 from ferx.weights import pretrained_path
@@ -43,14 +44,6 @@ def session(path: Path, exact: bool) -> ort.InferenceSession:
     return ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
 
-def iou(a: tuple, b: tuple) -> float:
-    ax, ay, aw, ah = a
-    bx, by, bw, bh = b
-    w = max(0, min(ax + aw, bx + bw) - max(ax, bx))
-    h = max(0, min(ay + ah, by + bh) - max(ay, by))
-    return w * h / float(aw * ah + bw * bh - w * h)
-
-
 def network_ms(sess: ort.InferenceSession, repeats: int = 30) -> float:
     """Median milliseconds of one CenterFace run on a 640x480 photo (its full size, as centerface-checked searches it)."""
     pixels = np.random.default_rng(0).integers(0, 256, (1, 3, 480, 640), np.uint8)
@@ -63,24 +56,26 @@ def network_ms(sess: ort.InferenceSession, repeats: int = 30) -> float:
     return float(np.median(times[1:]))
 
 
+def accuracy_and_rate(rec: EmotionRecognizer, test) -> tuple[float, float]:
+    """Test accuracy and faces/s of one timed pass over every test face."""
+    t0 = time.perf_counter()
+    acc = (rec.classify(test.images).argmax(1) == test.labels).mean()
+    return acc, len(test.images) / (time.perf_counter() - t0)
+
+
 def classifier_rows(paths: list[Path], data: str) -> None:
-    test = load_train_test(data)["test"]
     if not paths:
         return
+    test = load_train_test(data)["test"]
     for tta in MODES:
-        rec = EmotionRecognizer(weights=pretrained_path().with_suffix(".onnx"), backend="onnx", tta=tta)
-        t0 = time.perf_counter()
-        acc = (rec.classify(test.images).argmax(1) == test.labels).mean()
-        rate = len(test.images) / (time.perf_counter() - t0)
-        print(f"classifier float {pretrained_path().with_suffix('.onnx').name}, tta {tta}: accuracy {acc:.4f} "
-              f"({rate:.0f} faces/s)", flush=True)
+        float_path = pretrained_path().with_suffix(".onnx")
+        acc, rate = accuracy_and_rate(EmotionRecognizer(weights=float_path, backend="onnx", tta=tta), test)
+        print(f"classifier float {float_path.name}, tta {tta}: accuracy {acc:.4f} ({rate:.0f} faces/s)", flush=True)
         for path in paths:
             for exact in (False, True):
                 rec = EmotionRecognizer(weights=path, backend="int8", tta=tta)
                 rec.model.session = session(path, exact)
-                t0 = time.perf_counter()
-                acc = (rec.classify(test.images).argmax(1) == test.labels).mean()
-                rate = len(test.images) / (time.perf_counter() - t0)
+                acc, rate = accuracy_and_rate(rec, test)
                 print(f"classifier int8 {path}, {'exact' if exact else 'this CPU'}, tta {tta}: accuracy {acc:.4f} "
                       f"on {len(test.images)} test faces ({rate:.0f} faces/s)", flush=True)
 
