@@ -33,6 +33,8 @@ from ferx.inference.faces import DEFAULT_DETECTOR
 from ferx.inference.images import load_rgb
 from ferx.inference.views import DEFAULT, MODES
 
+from detectors import build  # benchmarks/detectors.py: a detector from a name or name:key=value
+
 ROOT = Path(__file__).resolve().parents[2] / "shared" / "crossdata"
 SETS = ("ckplus48", "jaffe", "taiwan_dev", "wild_dev")
 HERE = Path(__file__).resolve().parent
@@ -78,7 +80,8 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--crossdata", type=Path, default=ROOT)
     ap.add_argument("--fer-python", default=os.environ.get("FER_PYTHON", "/work/fer-venv/bin/python"))
-    ap.add_argument("--detectors", default=DEFAULT_DETECTOR, help="ferx detectors for the photo path, comma-separated")
+    ap.add_argument("--detectors", default=DEFAULT_DETECTOR, help="ferx detectors for the photo path, comma-separated: names or "
+                                                                   "name:key=value:... (as benchmarks/detectors.py takes them)")
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--weights", help="ferx weights other than the packaged model (a candidate before its release)")
     ap.add_argument("--tta", default=DEFAULT, choices=list(MODES), help="ferx's prediction path (default: the product's)")
@@ -96,7 +99,7 @@ def main(argv=None) -> None:
         result = {"images": len(files), "ferx whole image": score(labels, whole)}
         paths = {"ferx whole image": whole}
         for det in args.detectors.split(","):
-            preds, ms = run_ferx(files, det, args.weights, args.tta)
+            preds, ms = run_ferx(files, build(det), args.weights, args.tta)
             result[f"ferx photo ({det})"] = {**score(labels, preds), "ms_median": float(np.median(ms))}
             paths[f"ferx photo ({det})"] = preds
         per_image += [(name, Path(f).relative_to(args.crossdata / name).as_posix(), label, tool, pred or "no face")

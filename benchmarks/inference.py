@@ -2,7 +2,7 @@
 640x480 and 1632x1224 (2 megapixels), each with one real face (benchmarks/photo_scenes.py).
 
 Usage: python benchmarks/inference.py [--data ../shared/fer2013] [--crossdata ../shared/crossdata] [--repeats 50]
-       [--photos-only] [--detector NAME]
+       [--photos-only] [--detector SPEC]
 """
 from __future__ import annotations
 
@@ -20,6 +20,8 @@ from ferx.inference.faces import DEFAULT_DETECTOR
 from ferx.inference.images import load_rgb, to_gray
 from ferx.inference.recognizer import EmotionRecognizer
 from ferx.inference.views import MODES
+
+from detectors import build  # benchmarks/detectors.py: a detector from a name or name:key=value
 
 
 def median_ms(fn, repeats: int) -> float:
@@ -41,7 +43,8 @@ def main() -> None:
     p.add_argument("--crossdata", default="../shared/crossdata", help="real photos' faces for the photo timings")
     p.add_argument("--photos-only", action="store_true", help="only the photo timings (skips the batched crops)")
     p.add_argument("--backend", default="onnx", help="backend for the end-to-end photo timing (onnx is the default path)")
-    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="detector for the photo timings (default: the product's)")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="detector for the photo timings: a name or name:key=value:... (as benchmarks/detectors.py takes it; "
+                        "default: the product's)")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     test = load_train_test(args.data)["test"]
@@ -67,7 +70,7 @@ def main() -> None:
     for name, scene in photos(Path(args.crossdata), crops[0]):
         photo = work / f"one_face_{name}.jpg"
         cv2.imwrite(str(photo), scene[..., ::-1])
-        rec = EmotionRecognizer(backend=args.backend, detector=args.detector)
+        rec = EmotionRecognizer(backend=args.backend, detector=build(args.detector))
         gray = cv2.cvtColor(load_rgb(photo), cv2.COLOR_RGB2GRAY)
         boxes = rec.detector(gray)
         assert len(boxes) == 1, f"expected one face, found {len(boxes)}"
@@ -76,7 +79,7 @@ def main() -> None:
         detect = median_ms(lambda: rec.detector(gray), args.repeats)
         classify = median_ms(lambda: rec.predict(gray, boxes=boxes), args.repeats)
         total = median_ms(lambda: rec.predict(photo), args.repeats)
-        print(f"{name} photo, one face, {args.backend} backend, {rec.detector.name} detector, tta {rec.tta}, median of "
+        print(f"{name} photo, one face, {args.backend} backend, {args.detector} detector, tta {rec.tta}, median of "
               f"{args.repeats}: end to end {total:.1f} ms (decode {decode:.1f} ms, detect {detect:.1f} ms, crop+classify "
               f"{classify:.1f} ms)", flush=True)
 
