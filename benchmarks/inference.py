@@ -2,7 +2,7 @@
 640x480 and 1632x1224 (2 megapixels), each with one real face (benchmarks/photo_scenes.py).
 
 Usage: python benchmarks/inference.py [--data ../shared/fer2013] [--crossdata ../shared/crossdata] [--repeats 50]
-       [--photos-only] [--detector SPEC]
+       [--photos-only | --evaluate-only] [--detector SPEC]
 """
 from __future__ import annotations
 
@@ -19,7 +19,8 @@ from ferx.data.fer2013 import load_train_test
 from ferx.inference.faces import DEFAULT_DETECTOR
 from ferx.inference.images import load_rgb, to_gray
 from ferx.inference.recognizer import EmotionRecognizer
-from ferx.inference.views import MODES
+from ferx.inference.views import MODES, predict_views
+from ferx.weights import load_weights, pretrained_path
 
 from detectors import build  # benchmarks/detectors.py: a detector from a name or name:key=value
 
@@ -43,12 +44,22 @@ def main() -> None:
     p.add_argument("--crossdata", default="../shared/crossdata", help="real photos' faces for the photo timings")
     p.add_argument("--photos-only", action="store_true", help="only the photo timings (skips the batched crops)")
     p.add_argument("--backend", default="onnx", help="backend for the end-to-end photo timing (onnx is the default path)")
-    p.add_argument("--detector", default=DEFAULT_DETECTOR, help="detector for the photo timings: a name or name:key=value:... (as benchmarks/detectors.py takes it; "
-                        "default: the product's)")
+    p.add_argument("--evaluate-only", action="store_true", help="only the rate of ferx evaluate's PyTorch path")
+    p.add_argument("--detector", default=DEFAULT_DETECTOR,
+                   help="detector for the photo timings: a name or name:key=value:... (as benchmarks/detectors.py "
+                        "takes it; default: the product's)")
     args = p.parse_args()
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     test = load_train_test(args.data)["test"]
     crops = test.images
+    if not args.photos_only:
+        # `ferx evaluate` and a training run's test evaluation: the .pt weights in PyTorch, every view of every face
+        net, faces = load_weights(pretrained_path()), crops[:1024]
+        rate = len(faces) / (median_ms(lambda: predict_views(net, faces, "views"), args.passes) / 1000)
+        print(f"evaluate's path (PyTorch, predict_views), {len(faces)} crops, six views: {rate:.0f} faces/s "
+              f"(median of {args.passes} passes)", flush=True)
+    if args.evaluate_only:
+        return
     for backend in () if args.photos_only else ("torch", "onnx", "int8"):
         # Rates settle within these counts; PyTorch eager is 4-8x slower, so it gets fewer faces and one batch size.
         faces, batch_sizes = (crops[:1024], (64,)) if backend == "torch" else (crops[:2048], (64, 256, 1024))

@@ -69,6 +69,17 @@ def test_each_mode_averages_its_rows_of_the_six_views(fer_root: Path) -> None:
         np.testing.assert_allclose(mode_probs(view_stack(model, x, mode), mode)[mode], mode_probs(stack)[mode], atol=1e-6)
 
 
+def test_predict_views_runs_channels_last_on_a_copy_with_the_same_logits(fer_root: Path) -> None:
+    model = load_pretrained()
+    faces = load_train_test(fer_root)["test"].images[:301]  # batches of 128, 128 and an odd 45
+    got = predict_views(model, faces, "flip", batch_size=128)
+    assert got.shape == (2, 301, 7)
+    assert all(p.is_contiguous() for p in model.parameters())  # the caller's model keeps its NCHW layout
+    want = torch.cat([view_stack(model, to_input(faces[i : i + 128]), "flip") for i in range(0, 301, 128)], 1)
+    torch.testing.assert_close(got, want, atol=1e-5, rtol=0)  # the layout changes the arithmetic's order only
+    assert (got.mean(0).argmax(1) == want.mean(0).argmax(1)).all()
+
+
 def test_recognizer_evaluation_and_onnx_agree_on_the_default_path(fer_root: Path) -> None:
     crops = load_train_test(fer_root)["test"].images[:128]
     probs = mode_probs(predict_views(load_pretrained(), crops, "views"))
