@@ -1,8 +1,10 @@
 """Distillation: the teacher's cached view-averaged logits or online labels, the loss, and the term in every step."""
 from __future__ import annotations
 
+import multiprocessing
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 
@@ -40,6 +42,34 @@ def test_teacher_logits_are_the_views_mean_and_cached(fer_root: Path, tmp_path: 
     torch.testing.assert_close(teacher_logits([pretrained_path()], faces, "flip"), got)
     with pytest.raises(FerxError, match="no such teacher weights file"):
         teacher_logits([tmp_path / "missing.pt"], faces)
+
+
+def _write_teacher_cache(barrier, faces) -> None:
+    """A training's teacher_logits, holding at `barrier` between writing its temporary file and renaming it."""
+    save = np.save
+
+    def save_then_wait(*args, **kwargs) -> None:
+        save(*args, **kwargs)
+        barrier.wait()  # both temporary files are written before either is renamed
+
+    distill.np.save = save_then_wait  # this process's own numpy: a spawned child
+    teacher_logits([pretrained_path()], faces, "flip")
+
+
+def test_two_runs_started_together_both_write_the_teacher_cache(fer_root: Path, tmp_path: Path, monkeypatch) -> None:
+    """Two trainings of one teacher (revision 22's two seeds) write one cache file; the second rename must not fail."""
+    monkeypatch.setenv("FERX_CACHE", str(tmp_path))
+    faces = load_train_test(fer_root)["test"].images[:16]
+    ctx = multiprocessing.get_context("spawn")  # not fork: torch's and onnxruntime's thread pools hang a forked child
+    barrier = ctx.Barrier(2, timeout=120)
+    procs = [ctx.Process(target=_write_teacher_cache, args=(barrier, faces)) for _ in range(2)]
+    for p in procs:
+        p.start()
+    for p in procs:
+        p.join(180)
+    assert [p.exitcode for p in procs] == [0, 0]
+    digest = distill._digest([str(pretrained_path())], faces, "flip")
+    assert [f.name for f in tmp_path.glob("*teacher*")] == [f"teacher-{digest}.npy"]
 
 
 def test_every_training_step_learns_from_the_teacher(small_dataset: Path, tmp_path: Path, monkeypatch) -> None:

@@ -14,6 +14,7 @@ import torch.nn.functional as F
 from ..data.fer2013 import cache_dir
 from ..errors import FerxError
 from ..export import export_onnx
+from ..files import atomic_path
 from ..inference.runtime import OnnxModel
 from ..inference.views import check_mode, predict_views
 from ..weights import load_model
@@ -51,11 +52,9 @@ def teacher_logits(teachers: list[str | os.PathLike], images: np.ndarray, mode: 
             log.info("teacher %s: %s logits of %d faces", path, mode, len(images))
             per_teacher.append(predict_views(OnnxModel(onnx), images, mode).mean(0))
     logits = torch.stack(per_teacher).mean(0)
-    if use_cache:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp_path = cache.with_suffix(".tmp.npy")
-        np.save(tmp_path, logits.numpy())
-        tmp_path.replace(cache)
+    if use_cache:  # a temporary name of this process's own: two runs started together write the same cache
+        with atomic_path(cache) as tmp:
+            np.save(tmp, logits.numpy())
     return logits
 
 
