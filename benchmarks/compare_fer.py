@@ -80,8 +80,9 @@ def main(argv=None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--crossdata", type=Path, default=ROOT)
     ap.add_argument("--fer-python", default=os.environ.get("FER_PYTHON", "/work/fer-venv/bin/python"))
-    ap.add_argument("--detectors", default=DEFAULT_DETECTOR, help="ferx detectors for the photo path, comma-separated: names or "
-                                                                   "name:key=value:... (as benchmarks/detectors.py takes them)")
+    ap.add_argument("--detectors", default=DEFAULT_DETECTOR,
+                    help="ferx detectors for the photo path, comma-separated: names or name:key=value:... (as "
+                         "benchmarks/detectors.py takes them)")
     ap.add_argument("--sets", default=",".join(SETS))
     ap.add_argument("--weights", help="ferx weights other than the packaged model (a candidate before its release)")
     ap.add_argument("--tta", default=DEFAULT, choices=list(MODES), help="ferx's prediction path (default: the product's)")
