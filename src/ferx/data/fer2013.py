@@ -173,7 +173,12 @@ def load_dataset(
     root: str | os.PathLike, val_fraction: float = 0.1, seed: int = 0, limit: int | None = None
 ) -> dict[str, Split]:
     """train / val (stratified, seeded fraction of train; empty for 0) / test splits; `limit` caps each for quick runs."""
-    splits = load_train_test(root)
+    return split_dataset(load_train_test(root), val_fraction, seed, limit)
+
+
+def split_dataset(splits: dict[str, Split], val_fraction: float = 0.1, seed: int = 0,
+                  limit: int | None = None) -> dict[str, Split]:
+    """load_dataset's splits of FER-2013's train and test splits already in memory."""
     train = stratified_limit(splits["train"], limit, seed)
     what = f"--val-fraction {val_fraction:g}" + (f" of --limit {limit}" if limit is not None else "")
     if val_fraction == 0:  # the final model of a recipe: every training image, no validation split
