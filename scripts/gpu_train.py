@@ -13,9 +13,8 @@ The training split is 47 MiB compressed, and a device call carries at most 64 Mi
 2026-12-07): hence parts, each carried by its own call onto the same warm machine (see docs/experiments.md).
 
 PLAN: a JSON list of chains, each a list of commands, each a list of `ferx train` arguments with --name.
-Each run writes $OUT/NAME/ (history.csv, config.json, summary.json, best_model.pt, log.txt; last.pt is removed when
-the run ends); $OUT/status.json says every 20 s how far each run got. A teacher's cached view logits
-($FERX_CACHE/teacher-*.npy, made here by the same commands) can travel in a carried FERX_CACHE folder.
+Each run writes $OUT/NAME/ (history.csv, config.json, summary.json, best_model.pt; last.pt is removed when the run
+ends), each chain its log to $OUT/chain-N.log, and $OUT/status.json says every 20 s how far each run got.
 """
 from __future__ import annotations
 
