@@ -81,7 +81,7 @@ def test_packaged_int8_classifier_uses_seven_bit_weights() -> None:
     """7-bit weights cannot overflow the int16 sums of CPUs without VNNI, so the int8 classifier needs no slow exact
     mode there (benchmarks/int8_overflow.py); a VNNI machine's accuracy test cannot see the difference."""
     assert int8_weight_range(pretrained_path().with_suffix(".int8.onnx")) == (-64, 64)
-    # CenterFace keeps 8-bit weights: only VNNI CPUs run it in int8 (centerface-checked), where they are exact
+    # CenterFace keeps 8-bit weights (7 bits cost it 3 scene faces); CPUs without VNNI run it in exact arithmetic
     assert int8_weight_range(Path(centerface.__file__).parent / "models" / "centerface.int8.onnx") == (-127, 127)
 
 

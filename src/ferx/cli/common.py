@@ -86,7 +86,7 @@ def add_model_args(q: argparse.ArgumentParser) -> None:
     add_tta_args(q, "prediction path per face")
     q.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "int8"],
                    help="auto: onnxruntime for the packaged model on the CPU, else PyTorch; "
-                        "int8: the quantised model, ~2x faster with VNNI, ~1.4x on AVX2 alone")
+                        "int8: the quantised model, 1.3-1.6x float's rate on an AVX2 CPU (README)")
     q.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
                    help=f"face detector (default {DEFAULT_DETECTOR}; centerface is about 5 ms faster on a 640x480 photo and "
                         "finds fewer small faces)")
