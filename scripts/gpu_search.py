@@ -3,9 +3,11 @@
 The ferx loop (`ferx.training.train.fit`, `device="cuda"`), one process per recipe, all sharing the GPU. Only the
 training split travels: the test split is never read, so nothing here can leak it into a choice.
 
-    python scripts/gpu_search.py pack --data ../shared/fer2013 --out .gpu/train.npy.xz  # here: train split only
-    python scripts/gpu_search.py run --arrays .gpu/train.npy.xz --out $OUT             # on the GPU machine
-    python scripts/gpu_search.py table $OUT/search.json                                # here: markdown table
+    python scripts/gpu_train.py pack --parts 4                  # here: train split only, .gpu/train-{0..3}.npy.xz
+    PYTHONPATH=src python3 scripts/gpu_search.py run --out $OUT  # on the GPU machine, the parts carried there
+    python scripts/gpu_search.py table $OUT/search.json          # here: markdown table
+
+The training split travels in parts, one device call each, as scripts/gpu_train.py's docstring says.
 
 `run` writes search.json (per recipe: overrides, history, validation accuracy / macro F1 / micro AUC with and
 under each test-time mode, state) every 20 s and at the end, so a run cut off by its time limit still reports.
@@ -16,7 +18,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import lzma
 import os
 import subprocess
 import sys
@@ -25,6 +26,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from gpu_train import load_parts  # scripts/ is the path's first entry when a script runs
 
 # The recipe every entry of GRID changes: that of the first shipped model, the one this search tried to beat (commit 5e43403),
 # written out so the search means the same after the defaults move. Keys are TrainConfig fields; "augment" holds AugmentConfig fields.
@@ -43,19 +46,6 @@ GRID: dict[str, dict] = {
     "cw0.25": {"class_weight_power": 0.25},
     "deep-narrow": {"arch": {"widths": (48, 96, 192, 384), "depth": 3}},
 }
-
-
-def pack(data: str, out: str) -> None:
-    from ferx.data.fer2013 import load_train_test
-
-    train = load_train_test(data)["train"]
-    Path(out).parent.mkdir(parents=True, exist_ok=True)
-    # xz: 47 MiB against zip's 60; beside today's tracked files (about 50 MiB) it no longer fits the 64 MiB a device
-    # call carries: scripts/gpu_train.py pack --parts 4
-    with lzma.open(out, "wb") as f:
-        np.save(f, train.images)
-        np.save(f, train.labels)
-    print(f"{out}: {len(train)} training images, {Path(out).stat().st_size / 2**20:.1f} MiB")
 
 
 def worker(name: str, arrays: str, root: str, device: str, smoke: bool = False) -> None:
@@ -81,8 +71,7 @@ def worker(name: str, arrays: str, root: str, device: str, smoke: bool = False) 
         over.update(epochs=1, limit=600)
     out = Path(root) / name
     cfg = TrainConfig(data="(carried train split)", out=str(out), model=model, device=device, augment=aug, **over)
-    with lzma.open(arrays) as f:
-        train = Split(np.load(f), np.load(f))
+    train = load_parts(arrays)
     # Only the carried training split exists here, so no code path can read a test split; validation is seed 0's.
     empty = Split(np.zeros((0, 48, 48), np.uint8), np.zeros(0, np.int64))
     splits = with_validation(stratified_limit(train, cfg.limit, 0), np.arange(min(len(train), cfg.limit or len(train))),
@@ -130,9 +119,13 @@ def run(arrays: str, out: str, root: str, device: str, deadline: float, names: l
         log = open(root_dir / name / "log.txt", "w")
         procs[name] = subprocess.Popen([sys.executable, __file__, "worker", name, "--arrays", arrays, "--root", root,
                                         "--device", device] + ["--smoke"] * smoke, stdout=log, stderr=subprocess.STDOUT, env=env)
+    written = started
+    # polled every second so that the call ends when the recipes do; search.json is written every 20 s
     while any(p.poll() is None for p in procs.values()) and time.time() - started < deadline:
-        time.sleep(20)
-        (out_dir / "search.json").write_text(json.dumps(collect(root_dir, procs, started), indent=1))
+        time.sleep(1)
+        if time.time() - written >= 20:
+            (out_dir / "search.json").write_text(json.dumps(collect(root_dir, procs, started), indent=1))
+            written = time.time()
     for p in procs.values():
         if p.poll() is None:
             p.kill()
@@ -172,13 +165,10 @@ def table(path: str) -> None:
 def main() -> None:
     p = argparse.ArgumentParser()
     sub = p.add_subparsers(dest="cmd", required=True)
-    a = sub.add_parser("pack")
-    a.add_argument("--data", default="../shared/fer2013")
-    a.add_argument("--out", default=".gpu/train.npy.xz")
     w = sub.add_parser("worker")
     w.add_argument("name", choices=list(GRID))
     for q in (w, sub.add_parser("run")):
-        q.add_argument("--arrays", default=".gpu/train.npy.xz")
+        q.add_argument("--arrays", default=".gpu", help="the folder of gpu_train.py pack's parts")
         q.add_argument("--root", default="/tmp/ferx-search")
         q.add_argument("--device", default="cuda")
         q.add_argument("--smoke", action="store_true", help="1 epoch on 600 images per recipe")
@@ -190,8 +180,6 @@ def main() -> None:
     args = p.parse_args()
     if args.cmd == "table":
         table(args.search_json)
-    elif args.cmd == "pack":
-        pack(args.data, args.out)
     elif args.cmd == "worker":
         worker(args.name, args.arrays, args.root, args.device, args.smoke)
     else:

@@ -118,9 +118,13 @@ def run(plan_path: str, out: str, arrays: str, device: str, deadline: float, smo
         procs.append(subprocess.Popen([sys.executable, __file__, "chain", plan_path, str(i), "--arrays", arrays,
                                        "--root", out, "--device", device] + ["--smoke"] * smoke,
                                       stdout=log, stderr=subprocess.STDOUT, env=env))
+    written = started
+    # polled every second so that the call ends when the chains do; status.json is written every 20 s
     while any(p.poll() is None for p in procs) and time.time() - started < deadline:
-        time.sleep(min(20, max(1, deadline - (time.time() - started))))
-        (root / "status.json").write_text(json.dumps(status(plan, root, procs, started), indent=1))
+        time.sleep(1)
+        if time.time() - written >= 20:
+            (root / "status.json").write_text(json.dumps(status(plan, root, procs, started), indent=1))
+            written = time.time()
     for p in procs:
         if p.poll() is None:
             p.kill()

@@ -15,10 +15,12 @@ SCRIPT = Path(__file__).resolve().parents[1] / "scripts" / "gpu_search.py"
 def test_search_scores_each_recipe_on_validation(tmp_path: Path) -> None:
     rng = np.random.default_rng(0)
     labels = np.arange(700) % 7
-    arrays = tmp_path / "train.npy.xz"
-    with lzma.open(arrays, "wb") as f:
-        np.save(f, rng.integers(0, 256, (700, 48, 48), dtype=np.uint8))
-        np.save(f, labels)
+    images, arrays = rng.integers(0, 256, (700, 48, 48), dtype=np.uint8), tmp_path / "parts"
+    arrays.mkdir()
+    for i, part in enumerate(np.array_split(np.arange(700), 2)):  # as scripts/gpu_train.py pack writes them
+        with lzma.open(arrays / f"train-{i}.npy.xz", "wb") as f:
+            np.save(f, images[part])
+            np.save(f, labels[part])
     out = tmp_path / "out"
     subprocess.run([sys.executable, str(SCRIPT), "run", "--smoke", "--device", "cpu", "--arrays", str(arrays),
                     "--root", str(tmp_path / "runs"), "--out", str(out), "--only", "base-s0", "deep-narrow"],
