@@ -44,7 +44,7 @@ def main() -> None:
     p.add_argument("--crossdata", default="../shared/crossdata", help="real photos' faces for the photo timings")
     p.add_argument("--photos-only", action="store_true", help="only the photo timings (skips the batched crops)")
     p.add_argument("--backend", default="onnx", help="backend for the end-to-end photo timing (onnx is the default path)")
-    p.add_argument("--evaluate-only", action="store_true", help="only the rate of ferx evaluate's PyTorch path")
+    p.add_argument("--evaluate-only", action="store_true", help="only the rate of ferx evaluate's path")
     p.add_argument("--detector", default=DEFAULT_DETECTOR,
                    help="detector for the photo timings: a name or name:key=value:... (as benchmarks/detectors.py "
                         "takes it; default: the product's)")
@@ -53,10 +53,11 @@ def main() -> None:
     test = load_train_test(args.data)["test"]
     crops = test.images
     if not args.photos_only:
-        # `ferx evaluate` and a training run's test evaluation: the .pt weights in PyTorch, every view of every face
+        # `ferx evaluate` and a training run's test evaluation: every view of every face, from the torch model (which
+        # predict_views hands to an onnxruntime copy on a CPU)
         net, faces = load_weights(pretrained_path()), crops[:1024]
         rate = len(faces) / (median_ms(lambda: predict_views(net, faces, "views"), args.passes) / 1000)
-        print(f"evaluate's path (PyTorch, predict_views), {len(faces)} crops, six views: {rate:.0f} faces/s "
+        print(f"evaluate's path (predict_views), {len(faces)} crops, six views: {rate:.0f} faces/s "
               f"(median of {args.passes} passes)", flush=True)
     if args.evaluate_only:
         return

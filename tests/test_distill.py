@@ -35,10 +35,10 @@ def test_teacher_logits_are_the_views_mean_and_cached(fer_root: Path, tmp_path: 
     torch.testing.assert_close(got, expected, atol=1e-4, rtol=0)
     assert len(list(tmp_path.glob("teacher-*.npy"))) == 1
 
-    def no_export(*args, **kwargs):
+    def no_run(*args, **kwargs):
         raise AssertionError("the teacher ran again instead of the cache")
 
-    monkeypatch.setattr(distill, "export_onnx", no_export)
+    monkeypatch.setattr(distill, "predict_views", no_run)
     torch.testing.assert_close(teacher_logits([pretrained_path()], faces, "flip"), got)
     with pytest.raises(FerxError, match="no such teacher weights file"):
         teacher_logits([tmp_path / "missing.pt"], faces)

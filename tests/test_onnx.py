@@ -1,6 +1,7 @@
 """ONNX export and the onnxruntime backends: float gives PyTorch's answers, int8 its accuracy, on the whole test split."""
 from __future__ import annotations
 
+import copy
 from pathlib import Path
 
 import numpy as np
@@ -14,7 +15,8 @@ from ferx.cli import main
 from ferx.data.fer2013 import load_train_test
 from ferx.inference.faces import centerface
 from ferx.inference.runtime import OnnxModel
-from ferx.inference.views import predict_views
+from ferx.inference.views import predict_views, view_stack
+from ferx.model import to_input
 from ferx.weights import pretrained_path
 
 
@@ -33,8 +35,11 @@ def test_packaged_onnx_matches_pytorch_on_the_test_split(fer_root: Path) -> None
     crops = load_train_test(fer_root)["test"].images
     torch_rec, onnx_rec = EmotionRecognizer(tta=False, backend="torch"), EmotionRecognizer(tta=False, backend="onnx")
     assert pretrained_path().with_suffix(".onnx").exists()
-    # logits of all 7,178 faces, the PyTorch ones as `ferx evaluate` computes them (channels-last on a CPU)
-    torch_logits, onnx_logits = (predict_views(rec.model, crops, "none")[0] for rec in (torch_rec, onnx_rec))
+    # logits of all 7,178 faces; PyTorch's from a channels-last copy, called directly (predict_views would hand a
+    # job this long to onnxruntime)
+    net = copy.deepcopy(torch_rec.model).to(memory_format=torch.channels_last)
+    torch_logits = torch.cat([view_stack(net, to_input(crops[i : i + 512]), "none")[0] for i in range(0, len(crops), 512)])
+    onnx_logits = predict_views(onnx_rec.model, crops, "none")[0]
     np.testing.assert_allclose(onnx_logits.numpy(), torch_logits.numpy(), atol=1e-4, rtol=0)
     p_torch, p_onnx = torch_rec.classify(crops[:1024]), onnx_rec.classify(crops[:1024])  # the recognizers' own path
     assert np.abs(p_onnx - p_torch).max() < 1e-4
@@ -118,3 +123,25 @@ def test_serving_turns_spinning_off_for_the_sessions_it_makes() -> None:
         assert opts.intra_op_num_threads == 2
     finally:
         spin_during_runs(True)
+
+
+def test_pt_weights_run_on_onnxruntime_exported_once_per_content(fer_root: Path, tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("FERX_CACHE", str(tmp_path / "cache"))
+    crops = load_train_test(fer_root)["test"].images[:512]
+    mine = tmp_path / "mine.pt"
+    mine.write_bytes(pretrained_path().read_bytes())  # a user's own .pt weights (a run's best_model.pt)
+    rec = EmotionRecognizer(mine, tta="cross")
+    assert rec.backend == "onnx" and isinstance(rec.model, OnnxModel)
+    (exported,) = (tmp_path / "cache").glob("onnx-*.onnx")
+    p_torch = EmotionRecognizer(mine, tta="cross", backend="torch").classify(crops)
+    assert np.abs(rec.classify(crops) - p_torch).max() < 1e-4
+    stamp = exported.stat().st_mtime_ns
+    EmotionRecognizer(mine, tta="none")
+    assert exported.stat().st_mtime_ns == stamp  # the second recognizer loaded the cached export
+    assert isinstance(rec.torch_model(), torch.nn.Module)  # explanations still read the .pt file
+    net = rec.torch_model()
+    with torch.no_grad():
+        next(net.parameters()).view(-1)[0] += 1.0
+    torch.save(net.state_dict(), mine)
+    EmotionRecognizer(mine)
+    assert len(list((tmp_path / "cache").glob("onnx-*.onnx"))) == 2  # new content, new export

@@ -12,8 +12,8 @@ from ferx.data.fer2013 import load_train_test
 from ferx.errors import FerxError
 from ferx.model import to_input
 from ferx.inference.recognizer import EmotionRecognizer
-from ferx.inference.views import (MODES, check_mode, mode_probs, mode_rows, predict_views, shift, tta_logits, view_stack,
-                                  zoom)
+from ferx.inference.views import (MODES, ONNX_FROM, check_mode, forward_passes, mode_probs, mode_rows, predict_views,
+                                  shift, tta_logits, view_stack, zoom)
 from ferx.weights import load_pretrained
 
 
@@ -78,6 +78,22 @@ def test_predict_views_runs_channels_last_on_a_copy_with_the_same_logits(fer_roo
     want = torch.cat([view_stack(model, to_input(faces[i : i + 128]), "flip") for i in range(0, 301, 128)], 1)
     torch.testing.assert_close(got, want, atol=1e-5, rtol=0)  # the layout changes the arithmetic's order only
     assert (got.mean(0).argmax(1) == want.mean(0).argmax(1)).all()
+
+
+def test_predict_views_hands_a_long_cpu_job_to_an_onnx_copy(fer_root: Path, monkeypatch) -> None:
+    from ferx.inference import runtime
+
+    model, copies, real = load_pretrained(), [], runtime.onnx_copy
+    monkeypatch.setattr(runtime, "onnx_copy", lambda m: copies.append(m) or real(m))
+    faces = load_train_test(fer_root)["test"].images[:ONNX_FROM // 2]
+    assert forward_passes("flip") == 2 and forward_passes("views") == 12
+    got = predict_views(model, faces, "flip")  # exactly ONNX_FROM passes
+    assert copies == [model]
+    predict_views(model, faces[:-1], "flip")  # one face fewer: PyTorch
+    assert len(copies) == 1
+    want = torch.cat([view_stack(model, to_input(faces[i : i + 512]), "flip") for i in range(0, len(faces), 512)], 1)
+    torch.testing.assert_close(got, want, atol=1e-4, rtol=0)
+    assert (got.mean(0).argmax(1) == want.mean(0).argmax(1)).float().mean() >= 0.999
 
 
 def test_recognizer_evaluation_and_onnx_agree_on_the_default_path(fer_root: Path) -> None:

@@ -85,7 +85,7 @@ def add_model_args(q: argparse.ArgumentParser) -> None:
     q.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     add_tta_args(q, "prediction path per face")
     q.add_argument("--backend", default="auto", choices=["auto", "torch", "onnx", "int8"],
-                   help="auto: onnxruntime for the packaged model on the CPU, else PyTorch; "
+                   help="auto: onnxruntime on the CPU (.pt weights exported to ONNX once, cached), PyTorch on a GPU; "
                         "int8: the quantised model, 1.3-1.6x float's rate on an AVX2 CPU (README)")
     q.add_argument("--detector", default=DEFAULT_DETECTOR, choices=list(DETECTORS),
                    help=f"face detector (default {DEFAULT_DETECTOR}; centerface is about 5 ms faster on a 640x480 photo and "

@@ -40,9 +40,9 @@ class EmotionRecognizer:
     `tta`: "views" (default, as `ferx evaluate`: face, mirror, 2-px shifts and a 44-px zoom of each, 12 passes),
     "cross" (the mirror and the zoomed face: 2 passes, the better two-pass path), "flip" (face + mirror) or "none";
     True and False mean "views" and "none".
-    `backend`: "torch", "onnx" (onnxruntime, CPU; `weights` then names an .onnx file), "int8" (the packaged
-    int8 model or an .onnx from `ferx export --int8`: about twice as fast again), or "auto":
-    onnx for the packaged weights or an .onnx file on the CPU (3-7x faster here, benchmarks/inference.py), else torch.
+    `backend`: "torch", "onnx" (onnxruntime, CPU; .pt weights are exported to ONNX once and cached under
+    $FERX_CACHE, default ~/.cache/ferx), "int8" (the packaged int8 model or an .onnx from `ferx export --int8`),
+    or "auto": onnx on the CPU (3-8x as fast as torch here, benchmarks/inference.py), torch on a GPU.
     `max_pixels`: image files and PIL images declaring more pixels are refused (ImageTooLarge) before decoding;
     None lifts ferx's limit (PIL's own Image.MAX_IMAGE_PIXELS still refuses above twice its value).
     `temperature`: scores are softmax(logits / temperature); None (default) uses the one stored with the weights
@@ -64,14 +64,18 @@ class EmotionRecognizer:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise FerxError(f"batch_size {batch_size!r}: must be at least 1")
         if backend == "auto":
-            on_cpu = self.device.type == "cpu"
-            backend = "onnx" if on_cpu and (weights is None or str(weights).endswith(".onnx")) else "torch"
+            backend = "onnx" if self.device.type == "cpu" else "torch"
         self.backend = backend
         if backend in ("onnx", "int8"):
             from .runtime import OnnxModel
 
             self.device = torch.device("cpu")
-            self.model = OnnxModel(weights or pretrained_path().with_suffix(".onnx" if backend == "onnx" else ".int8.onnx"))
+            source = weights or pretrained_path().with_suffix(".onnx" if backend == "onnx" else ".int8.onnx")
+            if backend == "onnx" and Path(source).suffix != ".onnx":  # .pt weights: exported once, then cached
+                from ..export import cached_onnx
+
+                source = cached_onnx(source)
+            self.model = OnnxModel(source)
             self.card: ModelCard = self.model.card
         elif backend == "torch":
             self.model, self.card = load_model(pretrained_path() if weights is None else weights, self.device)

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import platform
+import tempfile
 from functools import cache
 from pathlib import Path
 
@@ -81,3 +82,12 @@ class OnnxModel:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         (logits,) = self.session.run(["logits"], {"pixels": np.ascontiguousarray(x.numpy(), dtype=np.float32)})
         return torch.from_numpy(logits)
+
+
+def onnx_copy(model: torch.nn.Module) -> OnnxModel:
+    """An onnxruntime copy of a CPU torch model (exported in about a second), for long batch jobs such as evaluation."""
+    from ..export import export_onnx
+
+    with tempfile.TemporaryDirectory() as tmp:
+        export_onnx(model, Path(tmp) / "model.onnx")
+        return OnnxModel(Path(tmp) / "model.onnx")  # the session holds the model in memory
