@@ -1,9 +1,16 @@
-"""Torch device names checked once, with one-line errors, for training, the API and the CLI alike."""
+"""Torch device names checked once, with one-line errors, for training, the API and the CLI alike; CPU features."""
 from __future__ import annotations
+
+import logging
+import platform
+from functools import cache
+from pathlib import Path
 
 import torch
 
 from .errors import FerxError
+
+log = logging.getLogger(__name__)
 
 
 def parse_device(device: str | torch.device) -> torch.device:
@@ -27,3 +34,20 @@ def resolve_device(device: str | torch.device) -> torch.device:
     elif d.type not in ("cpu", "mps"):
         raise FerxError(f"--device {device}: ferx runs on cpu, cuda or mps")
     return d
+
+
+@cache
+def cpu_flags() -> frozenset[str] | None:
+    """This CPU's feature flags as /proc/cpuinfo lists them (Linux); None where there is no such file."""
+    path = Path("/proc/cpuinfo")
+    return frozenset(path.read_text().split()) if path.is_file() else None
+
+
+def warn_slow_bf16(bf16: bool, device: torch.device) -> None:
+    """Warn when bf16 autocast is asked of an x86 CPU without AVX-512: on one (AMD EPYC, 2026-12-07) it trained at 16
+    images/s against float32 channels-last's 216 (benchmarks/train_speed.py)."""
+    flags = cpu_flags()
+    if bf16 and device.type == "cpu" and platform.machine().lower() in ("x86_64", "amd64") and flags is not None \
+            and "avx512bw" not in flags:
+        log.warning("--bf16 on a CPU without AVX-512: bf16 autocast trains about 10x slower than float32 on such a "
+                    "CPU (README); leave it off here")

@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from ..devices import cpu_flags
 from ..errors import FerxError
 from ..weights import card_from_metadata
 
@@ -35,9 +36,9 @@ def int8_overflows() -> bool:
     0.644 for 0.684 (benchmarks/int8_overflow.py)."""
     if platform.machine().lower() not in ("x86_64", "amd64"):
         return False
-    cpuinfo = Path("/proc/cpuinfo")
-    if cpuinfo.is_file():
-        return not set(cpuinfo.read_text().split()) & {"avx512_vnni", "avx_vnni", "amx_int8"}
+    flags = cpu_flags()
+    if flags is not None:
+        return not flags & {"avx512_vnni", "avx_vnni", "amx_int8"}
     try:  # elsewhere numpy's own dispatch table (numpy 2; private), which knows AVX-512 VNNI only
         from numpy._core._multiarray_umath import __cpu_features__
     except ImportError:

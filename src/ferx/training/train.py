@@ -26,7 +26,7 @@ from .resume import changed_options, read_state
 from .distributed import (World, all_sum, barrier, check_batch, epoch_generator, setup, shard, steps_per_epoch,
                           sync_buffers, wrap)
 from .finetune import initial_model
-from ..devices import resolve_device
+from ..devices import resolve_device, warn_slow_bf16
 from ..errors import FerxError
 from ..files import save_torch, write_text
 from ..model import MiniXception, to_input
@@ -175,7 +175,7 @@ def train(cfg: TrainConfig, resume: bool = False, command: str = "") -> dict:
             raise FerxError(f"{cfg.out}: --resume continues the run as it was configured; it cannot change "
                             f"{', '.join(changed)} (start a new run with another --out for that)")
         cfg, command = saved, state.get("command", "")
-    resolve_device(cfg.device)  # before minutes of data loading: no GPU here is a one-line error now
+    warn_slow_bf16(cfg.bf16, resolve_device(cfg.device))  # before minutes of data loading: no GPU is an error now
     t_start = time.time()
     world, _ = setup(cfg.device)
     if not world.main:  # rank 0 decodes and caches the data set first; the others then read its cache
