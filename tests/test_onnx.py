@@ -145,3 +145,18 @@ def test_pt_weights_run_on_onnxruntime_exported_once_per_content(fer_root: Path,
     torch.save(net.state_dict(), mine)
     EmotionRecognizer(mine)
     assert len(list((tmp_path / "cache").glob("onnx-*.onnx"))) == 2  # new content, new export
+
+
+def test_pt_weights_export_to_the_temporary_folder_when_the_cache_cannot_be_written(tmp_path: Path, monkeypatch) -> None:
+    import tempfile
+
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("FERX_CACHE", str(blocker / "cache"))  # under a file: the folder cannot be made
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path / "tmp"))
+    (tmp_path / "tmp").mkdir()
+    rec = EmotionRecognizer(pretrained_path(), tta="none")
+    assert rec.backend == "onnx" and len(list((tmp_path / "tmp" / "ferx").glob("onnx-*.onnx"))) == 1
+    monkeypatch.setattr(tempfile, "tempdir", str(blocker))  # nowhere to write: one clear error
+    with pytest.raises(FerxError, match="no writable folder for its ONNX copy"):
+        EmotionRecognizer(pretrained_path())

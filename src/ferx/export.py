@@ -10,6 +10,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from .errors import FerxError
 from .files import atomic_path
 from .weights import ONNX_CARD_KEY, ModelCard, load_model, load_model_card
 
@@ -37,10 +38,16 @@ def cached_onnx(weights: str | os.PathLike) -> Path:
 
     net, card = load_model(weights)
     key = hashlib.sha256(Path(weights).read_bytes() + json.dumps(card.to_dict(), sort_keys=True).encode())
-    path = cache_dir() / f"onnx-{key.hexdigest()[:16]}.onnx"
-    if not path.is_file():  # written under a temporary name: two processes may export the same weights at once
-        export_onnx(net, path, card)
-    return path
+    for folder in (cache_dir(), Path(tempfile.gettempdir()) / "ferx"):  # the second where the cache is read-only
+        path = folder / f"onnx-{key.hexdigest()[:16]}.onnx"
+        try:
+            if not path.is_file():  # written under a temporary name: two processes may export the same weights
+                export_onnx(net, path, card)
+            return path
+        except OSError:
+            continue
+    raise FerxError(f"{weights}: no writable folder for its ONNX copy ({cache_dir()}, {folder.parent}); "
+                    "set FERX_CACHE or use backend='torch'")
 
 
 def write_card(path: str | os.PathLike, card: ModelCard) -> None:
