@@ -138,8 +138,8 @@ def test_pt_weights_run_on_onnxruntime_exported_once_per_content(fer_root: Path,
     stamp = exported.stat().st_mtime_ns
     EmotionRecognizer(mine, tta="none")
     assert exported.stat().st_mtime_ns == stamp  # the second recognizer loaded the cached export
-    assert isinstance(rec.torch_model(), torch.nn.Module)  # explanations still read the .pt file
     net = rec.torch_model()
+    assert isinstance(net, torch.nn.Module)  # explanations still read the .pt file
     with torch.no_grad():
         next(net.parameters()).view(-1)[0] += 1.0
     torch.save(net.state_dict(), mine)

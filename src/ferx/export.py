@@ -36,13 +36,13 @@ def cached_onnx(weights: str | os.PathLike) -> Path:
     onnxruntime runs it 3-8x as fast as PyTorch on a CPU (benchmarks/inference.py)."""
     from .data.fer2013 import cache_dir
 
-    net, card = load_model(weights)
+    card = load_model_card(weights)  # the network itself is built only when there is no copy yet
     key = hashlib.sha256(Path(weights).read_bytes() + json.dumps(card.to_dict(), sort_keys=True).encode())
     for folder in (cache_dir(), Path(tempfile.gettempdir()) / "ferx"):  # the second where the cache is read-only
         path = folder / f"onnx-{key.hexdigest()[:16]}.onnx"
         try:
             if not path.is_file():  # written under a temporary name: two processes may export the same weights
-                export_onnx(net, path, card)
+                export_onnx(load_model(weights)[0], path, card)
             return path
         except OSError:
             continue
