@@ -85,10 +85,10 @@ class OnnxModel:
         return torch.from_numpy(logits)
 
 
-def onnx_copy(model: torch.nn.Module) -> OnnxModel:
+def onnx_copy(model: torch.nn.Module, threads: int | None = None) -> OnnxModel:
     """An onnxruntime copy of a CPU torch model (exported in about a second), for long batch jobs such as evaluation."""
     from ..export import export_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         export_onnx(model, Path(tmp) / "model.onnx")
-        return OnnxModel(Path(tmp) / "model.onnx")  # the session holds the model in memory
+        return OnnxModel(Path(tmp) / "model.onnx", threads)  # the session holds the model in memory

@@ -223,7 +223,7 @@ def fit(cfg: TrainConfig, splits: dict[str, Split], model: MiniXception | Callab
     soft = None
     if cfg.teachers and cfg.teacher_online:
         soft = OnlineTeacher(cfg.teachers, device, cfg.channels_last)
-        classes = {net.num_classes for net in soft.nets}
+        classes = soft.num_classes
     elif cfg.teachers:  # soft labels index the training split, image for image
         soft = soft_targets(teacher_logits(cfg.teachers, splits["train"].images, cfg.teacher_views),
                             cfg.distill_temperature).to(device)
