@@ -2,7 +2,7 @@
 # Revision 23 of docs/experiments/decision-rule-distill.txt on a 2-core CPU, across sessions.
 #   run.sh stage1 SEED   start or resume (--resume) a seed's stage 1; run both seeds at once, one thread each
 #   run.sh cache         the stage-2 teacher's six-view logits of the training split, computed once and cached
-#   run.sh stage2 SEED   a seed's stage 2 from its stage-1 best_model.pt, alone on the machine (both threads)
+#   run.sh stage2 SEED   start or resume a seed's stage 2 from its stage-1 best_model.pt, alone (both threads)
 # Each run is stopped once its summary.json exists, so its end-of-run test evaluation is never read.
 # Times go to runs/r23.times; logs to runs/NAME.log.
 set -eu
@@ -43,9 +43,13 @@ PY
 stage2)
   name=r23-stage2-s$2
   echo "$name started $(date -u +%FT%T)" >> runs/r23.times
-  watch ferx train --data $FER --name "$name" --seed "$2" --split-seed 0 --init "runs/r23-stage1-s$2/best_model.pt" \
-    --batch-size 128 --epochs 40 --lr 1e-3 --patience 40 --ema-warmup \
-    --teacher docs/experiments/emo-72-auglight-cw025/best_model.pt --teacher-views views --light 0.3 \
-    --scale 0.8 1.25 --rotate 15 --distill-weight 0.8 ;;
+  if [ -f "runs/$name/last.pt" ]; then  # its wall time adds up over the attempts (summary.json train_wall_seconds)
+    watch ferx train --resume "runs/$name"
+  else
+    watch ferx train --data $FER --name "$name" --seed "$2" --split-seed 0 --init "runs/r23-stage1-s$2/best_model.pt" \
+      --batch-size 128 --epochs 40 --lr 1e-3 --patience 40 --ema-warmup \
+      --teacher docs/experiments/emo-72-auglight-cw025/best_model.pt --teacher-views views --light 0.3 \
+      --scale 0.8 1.25 --rotate 15 --distill-weight 0.8
+  fi ;;
 *) echo "usage: run.sh stage1 SEED | cache | stage2 SEED" >&2; exit 2 ;;
 esac
