@@ -118,13 +118,17 @@ def test_online_teacher_labels_the_very_batch_the_student_trains_on(small_datase
     assert not list((tmp_path / "cache").glob("teacher-*.npy"))  # nothing cached: every batch is new
 
 
-def test_online_teacher_runs_onnxruntime_on_a_cpu_with_torchs_threads(monkeypatch) -> None:
+@pytest.mark.parametrize("flags, onnx", [({"avx2"}, True), ({"avx2", "avx512bw"}, False), (None, False)])
+def test_online_teacher_runs_onnxruntime_where_it_is_faster(monkeypatch, flags, onnx: bool) -> None:
     from ferx.inference.runtime import OnnxModel
 
+    monkeypatch.setattr(distill, "cpu_flags", lambda: None if flags is None else frozenset(flags))
     monkeypatch.setattr(torch, "get_num_threads", lambda: 1)  # one thread each when two seeds train side by side
     teacher = distill.OnlineTeacher([pretrained_path()], torch.device("cpu"), channels_last=True)
     (net,) = teacher.nets
-    assert isinstance(net, OnnxModel) and net.session.get_session_options().intra_op_num_threads == 1
+    assert isinstance(net, OnnxModel) == onnx
+    if onnx:
+        assert net.session.get_session_options().intra_op_num_threads == 1
     x = torch.rand(111, 1, 48, 48).contiguous(memory_format=torch.channels_last)  # an odd last batch
     torch.testing.assert_close(teacher(x), load_pretrained()(x.contiguous()), atol=1e-4, rtol=0)
 
