@@ -1,14 +1,17 @@
 """Interpolate a model towards its fine-tuned copy (WiSE-FT) and score every mix on the validation split.
 
 Usage: python scripts/interpolate_weights.py START TUNED [--alphas 0,0.1,...,1] [--data ../shared/fer2013]
-           [--path flip|cross|views] [--save ALPHA OUT.pt]
+           [--path flip|cross|views] [--save ALPHA OUT.pt] [--run ALPHA DIR]
 Prints, per alpha (0 = START, 1 = TUNED), validation accuracy, macro F1 and their mean in a single pass and on --path
 (face + mirror unless told). Only the validation split is read: this script makes the choice of alpha. --save writes
-that mix as a plain state_dict with the tuned run's card beside it (OUT.json).
+that mix as a plain state_dict with the tuned run's card beside it (OUT.json). --run makes DIR a run folder of that
+mix, for `ferx evaluate --weights DIR/best_model.pt --out DIR` and then scripts/release.py DIR.
 """
 from __future__ import annotations
 
 import argparse
+import shlex
+import sys
 import time
 
 import numpy as np
@@ -16,7 +19,8 @@ import numpy as np
 from ferx.data.fer2013 import load_dataset
 from ferx.inference.views import MODES, NAMES, mode_probs, predict_views
 from ferx.results.metrics import compute_metrics
-from ferx.training.interpolate import interpolate, interpolate_files
+from ferx.errors import FerxError
+from ferx.training.interpolate import interpolate, interpolate_files, interpolation_run
 from ferx.weights import load_model
 
 
@@ -31,7 +35,16 @@ def main() -> None:
     p.add_argument("--path", default="flip", choices=[m for m in MODES if m != "none"],
                    help="the path scored beside a single pass")
     p.add_argument("--save", nargs=2, metavar=("ALPHA", "OUT"), help="write theta(ALPHA) to OUT (.pt) and stop")
+    p.add_argument("--run", nargs=2, metavar=("ALPHA", "DIR"), help="make DIR a run folder of theta(ALPHA) and stop")
     args = p.parse_args()
+    if args.run:
+        command = shlex.join(["python", "scripts/interpolate_weights.py", *sys.argv[1:]])
+        try:
+            out = interpolation_run(args.start, args.tuned, float(args.run[0]), args.run[1], command)
+        except FerxError as exc:
+            sys.exit(f"interpolate_weights: error: {exc}")
+        print(f"wrote {out}/ (alpha {float(args.run[0])}); next: ferx evaluate --weights {out}/best_model.pt --out {out}")
+        return
     if args.save:
         interpolate_files(args.start, args.tuned, float(args.save[0]), args.save[1])
         print(f"wrote {args.save[1]} (alpha {float(args.save[0])})")

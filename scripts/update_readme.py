@@ -23,17 +23,22 @@ def comparison(m: dict) -> str:
     return "Against the published folder, on the default path: " + "; ".join(parts) + "."
 
 
-def teachers_text(summary: dict) -> str:
-    """For a distilled model: its teachers' runs, each after its own teachers (results/README.md has the sequence)."""
-    parts = [f"`{t['weights']}` (`{t.get('command', '?')}`"
-             + (f", {t['train_wall_seconds'] / 60:.1f} minutes)" if "train_wall_seconds" in t else ")")
-             for t in summary.get("teachers") or []]
-    return f"Distilled from the teacher run{'s' if len(parts) > 1 else ''} {'; then '.join(parts)}. " if parts else ""
+def made_text(summary: dict) -> str:
+    """How the model was made: one training run, or the last of several steps (results/README.md has them all)."""
+    steps = summary.get("steps", summary.get("teachers")) or []
+    took = (f" in {summary['train_wall_seconds'] / 60:.1f} minutes of wall time on {summary['machine']}"
+            if "train_wall_seconds" in summary else "")
+    if not steps:
+        return f"Trained by `{summary['command']}`{took}"
+    return (f"Made in {len(steps) + 1} steps (each one's command and wall time: results/README.md), the last "
+            f"`{summary['command']}`{took}")
 
 
 def headline_block(metrics: dict) -> str:
     s = metrics["summary"]
-    checkpoint = (f"best validation epoch {s['best_epoch']} of {s['epochs_run']}" if s.get("best_val_acc") is not None
+    mix = s.get("interpolation")
+    checkpoint = (f"theta({mix['alpha']}) towards the fine-tune's best validation epoch {s['best_epoch']}" if mix
+                  else f"best validation epoch {s['best_epoch']} of {s['epochs_run']}" if s.get("best_val_acc") is not None
                   else f"on train + validation with `--val-fraction 0`: the last epoch, {s['best_epoch']} of {s['epochs_run']}")
     rows = [
         "| model | params | test accuracy | macro F1 | micro AUC |",
@@ -47,9 +52,7 @@ def headline_block(metrics: dict) -> str:
         f"| published Mini-Xception-Emo results folder | | {PUBLISHED['accuracy']} | {PUBLISHED['macro_f1']} | {PUBLISHED['micro_auc']} |",
         "| Arriaga et al. 2017 (mini-Xception paper) | ~60K | 0.66 | | |",
         "",
-        f"{metrics['mflops']:.1f} MFLOPs per 48x48 face. {teachers_text(s)}Trained by `{s['command']}` in "
-        f"{s['train_wall_seconds'] / 60:.1f} minutes of wall time on {s['machine']} "
-        f"({checkpoint}), then evaluated in "
+        f"{metrics['mflops']:.1f} MFLOPs per 48x48 face. {made_text(s)} ({checkpoint}), then evaluated in "
         f"{metrics['evaluate_seconds'] / 60:.1f} more; all on the 7,178-image test split, "
         "which no choice looked at. Details: [results/README.md](results/README.md); experiments: "
         "[docs/experiments.md](docs/experiments.md).",

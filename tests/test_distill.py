@@ -147,31 +147,3 @@ def test_a_teacher_of_other_classes_is_a_one_line_error(small_dataset: Path, tmp
                                teachers=[str(tmp_path / "six.pt")], teacher_online=online, teacher_views="none")
     with pytest.raises(FerxError, match="teachers give 6 classes, the data set has 7"):
         training.train(cfg)
-
-
-def test_results_readme_names_the_teacher_runs_first(tmp_path) -> None:
-    # a distilled student's results folder gives the full sequence: each teacher's command and wall time, then its own
-    import json
-
-    from ferx.results.evaluate import teacher_runs
-    from ferx.results.report import results_readme
-
-    (tmp_path / "teacher").mkdir()
-    (tmp_path / "teacher" / "summary.json").write_text(json.dumps(
-        {"command": "ferx train --data d --name teacher", "train_wall_seconds": 4786.0, "machine": "2 cores"}))
-    teachers = teacher_runs([str(tmp_path / "teacher" / "best_model.pt"), "elsewhere/best_model.pt"])
-    assert teachers[0]["train_wall_seconds"] == 4786.0 and teachers[1] == {"weights": "elsewhere/best_model.pt"}
-    # A teacher that was itself distilled: its own teacher's run comes first, the whole chain (rule revision 7).
-    (tmp_path / "gen2").mkdir()
-    (tmp_path / "gen2" / "config.json").write_text(json.dumps({"teachers": [str(tmp_path / "teacher" / "best_model.pt")]}))
-    (tmp_path / "gen2" / "summary.json").write_text(json.dumps({"command": "ferx train --name gen2"}))
-    chain = teacher_runs([str(tmp_path / "gen2" / "best_model.pt")])
-    assert [t.get("command") for t in chain] == ["ferx train --data d --name teacher", "ferx train --name gen2"]
-    row = {"accuracy": 0.5, "macro_f1": 0.5, "micro_auc": 0.5, "macro_auc": 0.5, "n_images": 10, "class_auc": {"a": 0.5},
-           "confusion_matrix": [[1]], "per_class": {"a": {"precision": 1, "recall": 1, "f1-score": 1, "support": 1}},
-           "weighted_f1": 0.5}
-    metrics = {"default": "views", "classes": ["a"], "views": row, "flip": row, "none": row}
-    text = results_readme(metrics, None, {"command": "ferx train --teacher t", "teachers": teachers})
-    assert text.index("`ferx train --data d --name teacher`, 79.8 minutes of wall time on 2 cores") \
-        < text.index("The student (these weights):") < text.index("ferx train --teacher t")
-    assert "`elsewhere/best_model.pt`: `command not recorded`" in text

@@ -16,6 +16,7 @@ from ..data.fer2013 import Split, load_dataset, load_train_test, stratified_limi
 from ..errors import FerxError
 from ..files import write_text
 from .calibration import calibration_metrics, fit_temperature, nll, softmax
+from .lineage import made_by
 from .metrics import compute_metrics, report_text
 from .plots import plot_confusion, plot_curve, plot_reliability, plot_roc
 from .report import results_readme
@@ -82,8 +83,8 @@ def evaluate_run(
         plot_curve(history, "acc", "accuracy", "Accuracy per epoch", out / "acc_performance.png", summary["best_epoch"])
         plot_curve(history, "loss", "cross-entropy loss", "Loss per epoch", out / "loss_vs_eopoch.png", summary["best_epoch"])
     summary["command"] = summary.get("command") or command
-    if own_run and (out / "config.json").exists():
-        summary["teachers"] = teacher_runs(json.loads((out / "config.json").read_text()).get("teachers", []))
+    if own_run:
+        summary["steps"] = made_by(out / "best_model.pt")[:-1]  # the earlier runs: teachers, --init, interpolated ends
     metrics["summary"] = summary
     cm = np.array(metrics[metrics["default"]]["confusion_matrix"])
     plot_confusion(cm, out / "confusion_matrix.png", normalize=False, names=card.classes)
@@ -98,20 +99,6 @@ def evaluate_run(
     write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     write_text(out / "README.md", results_readme(metrics, history, summary))
     return metrics
-
-
-def teacher_runs(teachers: list[str], depth: int = 0) -> list[dict]:
-    """Each distillation teacher's weights with the command and wall time of its run (its summary.json), if kept;
-    a teacher that was itself distilled (its config.json names teachers) comes after its own teachers' runs."""
-    runs = []
-    for t in teachers:
-        config = Path(t).with_name("config.json")
-        if config.exists() and depth < 10:  # a chain of generations; the bound only guards against a looping record
-            runs += teacher_runs(json.loads(config.read_text()).get("teachers", []), depth + 1)
-        summary = Path(t).with_name("summary.json")
-        info = json.loads(summary.read_text()) if summary.exists() else {}
-        runs.append({"weights": t, **{k: info[k] for k in ("command", "train_wall_seconds", "machine") if k in info}})
-    return runs
 
 
 def calibrate(net: torch.nn.Module, card: ModelCard, val: Split | None, test_logits: torch.Tensor,

@@ -89,11 +89,14 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
     aucs = m["class_auc"]
     lo, hi = min(aucs, key=aucs.get), max(aucs, key=aucs.get)
     best_epoch = summary.get("best_epoch", "?")
+    mix = summary.get("interpolation")
     lines = [
         "# Mini-Xception-Emo on FER-2013: results",
         "",
         f"Test split: {m['n_images']:,} images. Checkpoint: "
-        + (f"the last epoch ({best_epoch}; trained on every training image, no validation split)"
+        + (f"theta({mix['alpha']}) = {1 - mix['alpha']:g} x `{mix['start']}` + {mix['alpha']} x `{mix['tuned']}`, the "
+           f"weights of the fine-tune below at its best validation epoch ({best_epoch}), a chosen on validation" if mix
+           else f"the last epoch ({best_epoch}; trained on every training image, no validation split)"
            if summary.get("epochs_run") and summary.get("best_val_acc", 0) is None
            else f"the epoch with the best validation accuracy (epoch {best_epoch})")
         + "; the test split was not used for any choice.",
@@ -108,15 +111,15 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
         r = metrics[key]
         mark = " (default)" if key == metrics["default"] else ""
         lines.append(f"| {name}{mark} | {r['accuracy']:.4f} | {r['macro_f1']:.4f} | {r['micro_auc']:.4f} | {r['macro_auc']:.4f} |")
-    teachers = summary.get("teachers") or []
-    if teachers:  # a distilled student: the teachers' runs come first
-        lines += ["", f"Made in {len(teachers) + 1} steps. The teacher run" + ("s, each after its own teachers"
-                  if len(teachers) > 1 else "") + " (a student learns its teachers' predictions on the training faces):", ""]
-        for t in teachers:
+    steps = summary.get("steps", summary.get("teachers")) or []  # "teachers": a metrics.json of before 2026-12-07
+    if steps:  # distilled, fine-tuned or interpolated: the earlier runs come first, each after those it needs
+        lines += ["", f"Made in {len(steps) + 1} steps, in this order (a teacher's or a start's run before the run "
+                  "that uses it):", ""]
+        for t in steps:
             took = (f", {t['train_wall_seconds'] / 60:.1f} minutes of wall time on {t.get('machine', 'a CPU')}"
                     if "train_wall_seconds" in t else "")
             lines.append(f"- `{t['weights']}`: `{t.get('command', 'command not recorded')}`{took}")
-        lines += ["", "The student (these weights):", ""]
+        lines += ["", "Then these weights:", ""]
     else:
         lines += ["", "Made with:", ""]
     lines += ["```", summary["command"], "```", ""]
@@ -139,7 +142,8 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
     ]
     if history:
         lines += ["", "## Training curves", "", "![accuracy](acc_performance.png)", "", "![loss](loss_vs_eopoch.png)", "",
-                  *_curves_text(history, best_epoch)]
+                  *([f"- The fine-tune's curves (`{mix['tuned']}`), the run these weights are interpolated towards."]
+                    if mix else []), *_curves_text(history, best_epoch)]
     lines += [
         "", "## Confusion matrices", "", "![confusion matrix](confusion_matrix.png)", "",
         "![normalised confusion matrix](confusion_matrix_norm.png)", "", *_confusion_text(cm, names),
