@@ -134,8 +134,11 @@ def main() -> None:
             lines.append("nothing ships: (h) fails")
         else:
             k = max(range(2), key=lambda i: chosen[path][i][1])
-            lines.append(f"(f) left, read once: ferx evaluate --weights {args.out}/theta-s{names[k]}.pt --data "
-                         f"../shared/fer2013 --out {args.out}/test-s{names[k]}")
+            start, tuned = seeds[k]
+            run = f"runs/ship-s{names[k]}"  # a run folder that scripts/release.py takes if (f) holds
+            lines.append(f"(f) left, read once: python scripts/interpolate_weights.py {start} {tuned} --run "
+                         f"{chosen[path][k][0]} {run} && ferx evaluate --weights {run}/best_model.pt --data "
+                         f"../shared/fer2013 --out {run} --tta {path}")
     text = "\n".join(lines) + "\n"
     (args.out / "call.txt").write_text(text)
     print(text, end="")

@@ -89,5 +89,6 @@ def test_revision_21s_call_from_its_records(tmp_path: Path) -> None:
 def test_a_call_that_passes_names_the_seed_with_the_higher_path_mean(tmp_path: Path) -> None:
     text = run_call(tmp_path, {0: "shipft-w08-s1-a02", 1: "shipft-w08-s1-a02"}, seeds=("2", "3"))
     assert "(h) seed 2 theta(1.0): meets" in text and "(h) seed 3 theta(0.2): meets" in text
-    assert text.splitlines()[-1] == (f"(f) left, read once: ferx evaluate --weights {tmp_path}/call/theta-s3.pt "
-                                     f"--data ../shared/fer2013 --out {tmp_path}/call/test-s3")
+    assert text.splitlines()[-1] == ("(f) left, read once: python scripts/interpolate_weights.py A1 T1 --run 0.2 "
+                                     "runs/ship-s3 && ferx evaluate --weights runs/ship-s3/best_model.pt --data "
+                                     "../shared/fer2013 --out runs/ship-s3 --tta cross")
