@@ -96,7 +96,8 @@ def test_an_interpolation_run_is_evaluated_and_released_with_its_whole_sequence(
              "Then these weights:", "python scripts/interpolate_weights.py S T --run 0.2 theta"]
     assert [readme.index(s) for s in order] == sorted(readme.index(s) for s in order)
     assert f"theta(0.2) = 0.8 x `{two_stages['stage1']}` + 0.2 x `{two_stages['stage2']}`" in readme
-    assert "best validation epoch (2)" in readme and "The fine-tune's curves" in readme
+    assert "the fine-tune's epoch with the best validation accuracy (epoch 2)" in readme
+    assert "The fine-tune's curves" in readme
     assert (theta / "acc_performance.png").is_file() and (theta / "loss_vs_eopoch.png").is_file()
     metrics = _script("release").check_run(theta, allow_partial=True)  # a complete results folder for release.py
     headline = _script("update_readme").headline_block(metrics)

@@ -94,8 +94,9 @@ def results_readme(metrics: dict, history: list[dict] | None, summary: dict) -> 
         "# Mini-Xception-Emo on FER-2013: results",
         "",
         f"Test split: {m['n_images']:,} images. Checkpoint: "
-        + (f"theta({mix['alpha']}) = {1 - mix['alpha']:g} x `{mix['start']}` + {mix['alpha']} x `{mix['tuned']}`, the "
-           f"weights of the fine-tune below at its best validation epoch ({best_epoch}), a chosen on validation" if mix
+        + (f"theta({mix['alpha']}) = {1 - mix['alpha']:g} x `{mix['start']}` + {mix['alpha']} x `{mix['tuned']}` (a "
+           f"chosen on validation), the second being the fine-tune's epoch with the best validation accuracy (epoch "
+           f"{best_epoch})" if mix
            else f"the last epoch ({best_epoch}; trained on every training image, no validation split)"
            if summary.get("epochs_run") and summary.get("best_val_acc", 0) is None
            else f"the epoch with the best validation accuracy (epoch {best_epoch})")
