@@ -121,7 +121,7 @@ def load_csv(path: Path) -> dict[str, Split]:
 
 def _fingerprint(root: Path) -> str:
     """A key that changes when any file under root changes name, size or mtime."""
-    h = hashlib.sha1(str(root.resolve()).encode())
+    h = hashlib.sha1()
     paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
     for p in paths:
         st = p.stat()
@@ -129,12 +129,18 @@ def _fingerprint(root: Path) -> str:
     return h.hexdigest()[:16]
 
 
+def _cache_file(root: Path) -> Path:
+    """fer-<which copy>-<its files' state>.npz: a copy's caches share the prefix, so a stale one can be found."""
+    copy = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]
+    return cache_dir() / f"fer-{copy}-{_fingerprint(root)}.npz"
+
+
 def load_train_test(root: str | os.PathLike, use_cache: bool = True) -> dict[str, Split]:
     """Train and test splits of a FER-2013 copy (folder or CSV), decoded once and cached as .npz."""
     root = Path(root)
     if not root.exists():
         raise FerxError(f"{root}: no such file or directory")
-    cache = cache_dir() / f"fer-{_fingerprint(root)}.npz"
+    cache = _cache_file(root)
     if use_cache and cache.exists():
         with np.load(cache) as z:
             return {s: Split(z[f"{s}_images"], z[f"{s}_labels"]) for s in ("train", "test")}
@@ -149,6 +155,9 @@ def load_train_test(root: str | os.PathLike, use_cache: bool = True) -> dict[str
         with atomic_path(cache) as tmp:  # per-process temp name: two runs started together both write the cache
             np.savez(tmp, **arrays)
         log.info("cached decoded images in %s", cache)
+        for stale in cache.parent.glob(cache.name[: len("fer-") + 9] + "*.npz"):  # this copy before its files changed
+            if stale != cache:
+                stale.unlink(missing_ok=True)
     return splits
 
 
