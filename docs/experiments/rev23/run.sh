@@ -3,9 +3,11 @@
 #   run.sh stage1 SEED   start or resume (--resume) a seed's stage 1; run both seeds at once, one thread each
 #   run.sh cache         the stage-2 teacher's six-view logits of the training split, computed once and cached
 #   run.sh stage2 SEED   start or resume a seed's stage 2 from its stage-1 best_model.pt, alone (both threads)
+#   run.sh all           whatever is left of the above, in order, skipping the runs whose summary.json exists
 # Each run is stopped once its summary.json exists, so its end-of-run test evaluation is never read.
 # Times go to runs/r23.times; logs to runs/NAME.log.
 set -eu
+SELF=$(realpath "$0")
 cd "$(dirname "$0")/../../.."
 source .venv/bin/activate
 FER=../shared/fer2013
@@ -51,5 +53,18 @@ stage2)
       --teacher docs/experiments/emo-72-auglight-cw025/best_model.pt --teacher-views views --light 0.3 \
       --scale 0.8 1.25 --rotate 15 --distill-weight 0.8
   fi ;;
-*) echo "usage: run.sh stage1 SEED | cache | stage2 SEED" >&2; exit 2 ;;
+all)
+  for s in 2 3; do
+    [ -f "runs/r23-stage1-s$s/summary.json" ] || "$SELF" stage1 "$s" &
+  done
+  wait
+  for s in 2 3; do  # a run that stopped short (killed, crashed) leaves no summary.json: go no further
+    [ -f "runs/r23-stage1-s$s/summary.json" ] || { echo "r23-stage1-s$s did not finish" >&2; exit 1; }
+  done
+  "$SELF" cache
+  for s in 2 3; do
+    [ -f "runs/r23-stage2-s$s/summary.json" ] || "$SELF" stage2 "$s"
+    [ -f "runs/r23-stage2-s$s/summary.json" ] || { echo "r23-stage2-s$s did not finish" >&2; exit 1; }
+  done ;;
+*) echo "usage: run.sh stage1 SEED | cache | stage2 SEED | all" >&2; exit 2 ;;
 esac
