@@ -76,7 +76,7 @@ def test_cache_is_reused(small_dataset: Path, tmp_path: Path, monkeypatch: pytes
     (small_dataset / "train" / "happy" / sorted((small_dataset / "train" / "happy").iterdir())[0].name).unlink()
     assert len(load_train_test(small_dataset)["train"]) == 7 * 12 - 1  # a changed folder is decoded afresh
     assert len(decoded) >= 7 * 12 - 1
-    assert list((tmp_path / "cache").glob("fer-*.npz")) == [fer2013._cache_file(small_dataset)]  # the stale one gone
+    assert list((tmp_path / "cache").glob("fer-*.npz")) == [fer2013.cache_file("fer", small_dataset)]  # the stale one gone
     shutil.copytree(small_dataset, tmp_path / "copy")
     load_train_test(tmp_path / "copy")
     assert len(list((tmp_path / "cache").glob("fer-*.npz"))) == 2  # another copy's cache is not this one's stale one
@@ -101,4 +101,4 @@ def test_two_runs_caching_at_once_both_succeed(small_dataset: Path, tmp_path: Pa
     for p in procs:
         p.join(120)
     assert [p.exitcode for p in procs] == [0, 0]
-    assert [f.name for f in (tmp_path / "cache").iterdir()] == [fer2013._cache_file(small_dataset).name]
+    assert [f.name for f in (tmp_path / "cache").iterdir()] == [fer2013.cache_file("fer", small_dataset).name]

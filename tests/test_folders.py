@@ -7,6 +7,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from ferx.data.fer2013 import cache_file
 from ferx.data.folders import canonical_class, load_labelled_folder, scan_labelled_folder
 from ferx.errors import FerxError
 
@@ -77,6 +78,15 @@ def test_cache_is_reused_and_keyed_by_content(labelled: Path):
     _image(labelled / "sadness" / "x.png", 70)
     names = load_labelled_folder(labelled)[2]
     assert "sad" in names  # a changed folder is decoded again, not served from the old cache
+    now = cache_file("folder", labelled, "-whole-48")
+    assert sorted(now.parent.glob(now.name[:16] + "*-whole-48.npz")) == [now]  # the new cache replaced the stale one
+
+    def no_faces(gray):
+        return []
+
+    no_faces.name = "none"
+    load_labelled_folder(labelled, detector=no_faces)
+    assert len(list(now.parent.glob(now.name[:16] + "*.npz"))) == 2  # another detector's cache: the whole one kept
 
 
 def test_bad_input_names_the_problem(tmp_path: Path, labelled: Path):

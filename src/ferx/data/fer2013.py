@@ -121,7 +121,7 @@ def load_csv(path: Path) -> dict[str, Split]:
 
 def _fingerprint(root: Path) -> str:
     """A key that changes when any file under root changes name, size or mtime."""
-    h = hashlib.sha1()
+    h = hashlib.sha1(str(root.resolve()).encode())
     paths = [root] if root.is_file() else sorted(p for p in root.rglob("*") if p.is_file())
     for p in paths:
         st = p.stat()
@@ -129,10 +129,18 @@ def _fingerprint(root: Path) -> str:
     return h.hexdigest()[:16]
 
 
-def _cache_file(root: Path) -> Path:
-    """fer-<which copy>-<its files' state>.npz: a copy's caches share the prefix, so a stale one can be found."""
+def cache_file(kind: str, root: Path, tail: str = "") -> Path:
+    """<kind>-<which copy>-<its files' state><tail>.npz in cache_dir(): a copy's caches differ only in the state."""
     copy = hashlib.sha1(str(root.resolve()).encode()).hexdigest()[:8]
-    return cache_dir() / f"fer-{copy}-{_fingerprint(root)}.npz"
+    return cache_dir() / f"{kind}-{copy}-{_fingerprint(root)}{tail}.npz"
+
+
+def drop_stale(cache: Path) -> None:
+    """Delete the caches of the same copy (and tail) made before its files changed: each would hold a stale copy."""
+    kind, copy, state = cache.stem.split("-", 3)[:3]
+    for old in cache.parent.glob(f"{kind}-{copy}-{'?' * len(state)}{cache.name[len(f'{kind}-{copy}-{state}'):]}"):
+        if old != cache:
+            old.unlink(missing_ok=True)
 
 
 def load_train_test(root: str | os.PathLike, use_cache: bool = True) -> dict[str, Split]:
@@ -140,7 +148,7 @@ def load_train_test(root: str | os.PathLike, use_cache: bool = True) -> dict[str
     root = Path(root)
     if not root.exists():
         raise FerxError(f"{root}: no such file or directory")
-    cache = _cache_file(root)
+    cache = cache_file("fer", root)
     if use_cache and cache.exists():
         with np.load(cache) as z:
             return {s: Split(z[f"{s}_images"], z[f"{s}_labels"]) for s in ("train", "test")}
@@ -155,9 +163,7 @@ def load_train_test(root: str | os.PathLike, use_cache: bool = True) -> dict[str
         with atomic_path(cache) as tmp:  # per-process temp name: two runs started together both write the cache
             np.savez(tmp, **arrays)
         log.info("cached decoded images in %s", cache)
-        for stale in cache.parent.glob(cache.name[: len("fer-") + 9] + "*.npz"):  # this copy before its files changed
-            if stale != cache:
-                stale.unlink(missing_ok=True)
+        drop_stale(cache)
     return splits
 
 

@@ -23,7 +23,7 @@ import numpy as np
 from ..errors import FerxError
 from ..files import IMAGE_SUFFIXES
 from ..model import CLASSES
-from .fer2013 import MAX_BAD_FRACTION, _fingerprint, cache_dir
+from .fer2013 import MAX_BAD_FRACTION, cache_file, drop_stale
 
 log = logging.getLogger(__name__)
 
@@ -119,7 +119,7 @@ def load_labelled_folder(
         detector = get_detector(detector)
     files = scan_labelled_folder(root)
     key = _detector_key(detector)
-    cache = cache_dir() / f"folder-{_fingerprint(root)}-{key}-{size}.npz" if key else None
+    cache = cache_file("folder", root, f"-{key}-{size}") if key else None
     if use_cache and cache is not None and cache.exists():
         with np.load(cache) as z:
             return z["images"], z["labels"], [str(c) for c in z["class_names"]], z["found"]
@@ -131,4 +131,5 @@ def load_labelled_folder(
         tmp = cache.with_name(f".{cache.stem}.tmp{os.getpid()}.npz")
         np.savez(tmp, images=images, labels=labels, class_names=np.array(class_names), found=found)
         tmp.replace(cache)
+        drop_stale(cache)
     return images, labels, class_names, found
