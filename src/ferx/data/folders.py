@@ -21,7 +21,7 @@ from typing import Callable
 import numpy as np
 
 from ..errors import FerxError
-from ..files import IMAGE_SUFFIXES
+from ..files import IMAGE_SUFFIXES, atomic_path
 from ..model import CLASSES
 from .fer2013 import MAX_BAD_FRACTION, cache_file, drop_stale
 
@@ -127,9 +127,7 @@ def load_labelled_folder(
     class_names = class_order({files[i][1] for i in keep})
     labels = np.array([class_names.index(files[i][1]) for i in keep], dtype=np.int64)
     if use_cache and cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_name(f".{cache.stem}.tmp{os.getpid()}.npz")
-        np.savez(tmp, images=images, labels=labels, class_names=np.array(class_names), found=found)
-        tmp.replace(cache)
+        with atomic_path(cache) as tmp:
+            np.savez(tmp, images=images, labels=labels, class_names=np.array(class_names), found=found)
         drop_stale(cache)
     return images, labels, class_names, found
