@@ -12,16 +12,7 @@ cd "$(dirname "$0")/../../.."
 source .venv/bin/activate
 FER=../shared/fer2013
 
-watch() {  # run "$@" until runs/$name/summary.json appears
-  "$@" > "runs/$name.log" 2>&1 &
-  local pid=$!
-  while kill -0 $pid 2>/dev/null; do
-    if [ -f "runs/$name/summary.json" ]; then sleep 3; kill $pid; break; fi
-    sleep 5
-  done
-  wait $pid || true
-  echo "$name ended $(date -u +%FT%T)" >> runs/r23.times
-}
+source docs/experiments/watch.sh
 
 case $1 in
 stage1)
@@ -29,9 +20,9 @@ stage1)
   export OMP_NUM_THREADS=1 MKL_NUM_THREADS=1
   echo "$name started $(date -u +%FT%T)" >> runs/r23.times
   if [ -f "runs/$name/last.pt" ]; then
-    watch ferx train --resume "runs/$name"
+    watch "$name" runs/r23.times ferx train --resume "runs/$name"
   else
-    watch ferx train --data $FER --name "$name" --seed "$2" --split-seed 0 --ema-warmup --teacher-online \
+    watch "$name" runs/r23.times ferx train --data $FER --name "$name" --seed "$2" --split-seed 0 --ema-warmup --teacher-online \
       --teacher docs/experiments/distill-scratch-t3-w05/best_model.pt --light 0.3 --epochs 120 --patience 120
   fi ;;
 cache)
@@ -46,9 +37,9 @@ stage2)
   name=r23-stage2-s$2
   echo "$name started $(date -u +%FT%T)" >> runs/r23.times
   if [ -f "runs/$name/last.pt" ]; then  # its wall time adds up over the attempts (summary.json train_wall_seconds)
-    watch ferx train --resume "runs/$name"
+    watch "$name" runs/r23.times ferx train --resume "runs/$name"
   else
-    watch ferx train --data $FER --name "$name" --seed "$2" --split-seed 0 --init "runs/r23-stage1-s$2/best_model.pt" \
+    watch "$name" runs/r23.times ferx train --data $FER --name "$name" --seed "$2" --split-seed 0 --init "runs/r23-stage1-s$2/best_model.pt" \
       --batch-size 128 --epochs 40 --lr 1e-3 --patience 40 --ema-warmup \
       --teacher docs/experiments/emo-72-auglight-cw025/best_model.pt --teacher-views views --light 0.3 \
       --scale 0.8 1.25 --rotate 15 --distill-weight 0.8

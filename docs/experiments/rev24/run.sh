@@ -9,24 +9,19 @@ set -eu
 cd "$(dirname "$0")/../../.."
 source .venv/bin/activate
 
-stage2() {  # run seed $1's stage 2 until runs/$name/summary.json appears
+source docs/experiments/watch.sh
+
+stage2() {  # start or resume seed $1's stage 2
   local name=r24-stage2-s$1
   echo "$name started $(date -u +%FT%T)" >> runs/r24.times
   if [ -f "runs/$name/last.pt" ]; then  # wall time adds up over the attempts (summary.json train_wall_seconds)
-    ferx train --resume "runs/$name" > "runs/$name.log" 2>&1 &
+    watch "$name" runs/r24.times ferx train --resume "runs/$name"
   else
-    ferx train --data ../shared/fer2013 --name "$name" --seed "$1" --split-seed 0 \
+    watch "$name" runs/r24.times ferx train --data ../shared/fer2013 --name "$name" --seed "$1" --split-seed 0 \
       --init "docs/experiments/rev23/stage1-s$1/best_model.pt" --batch-size 128 --epochs 30 --lr 1e-3 --patience 30 \
       --ema-warmup --teacher docs/experiments/emo-72-auglight-cw025/best_model.pt --teacher-views views --light 0.3 \
-      --scale 0.8 1.25 --rotate 15 --distill-weight 0.8 > "runs/$name.log" 2>&1 &
+      --scale 0.8 1.25 --rotate 15 --distill-weight 0.8
   fi
-  local pid=$!
-  while kill -0 $pid 2>/dev/null; do
-    if [ -f "runs/$name/summary.json" ]; then sleep 3; kill $pid; break; fi
-    sleep 5
-  done
-  wait $pid || true
-  echo "$name ended $(date -u +%FT%T)" >> runs/r24.times
   [ -f "runs/$name/summary.json" ] || { echo "$name did not finish" >&2; exit 1; }
 }
 
